@@ -1,0 +1,358 @@
+"""``shadowpeft dog``: the whole dog in one process, from the same node table as dog.launch.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from . import CliError, HelpFormatter
+
+FINAL_OUTCOMES = ("done", "stopped", "refused", "failed")
+
+DESCRIPTION = """\
+Run the speech, interpreter, motion and simulator nodes of the node table in one process, with
+one rclpy executor; this is what `ros2 launch shadowpeft_ros dog.launch.py` starts as separate
+processes on a ROS 2 install. Both read config/dog.yaml and the same start-up arguments.
+
+Input, one of:
+  --text "..."   typed commands (repeatable), sent one after another; skips the speech node
+  --say "..."    a sentence spoken with espeak-ng into a WAV and fed through the microphone path
+  (neither)      the speech node's source from the parameter file or --audio-source (mic by default)
+"""
+
+EPILOG = """\
+examples:
+  shadowpeft dog --text "walk forward one meter then sit" --report r.json
+  shadowpeft dog --say "hey dog, turn left and sit" --plot path.png
+  shadowpeft dog --audio-source mic --offload-url http://gpu-box:8080 --offload-token $TOKEN
+"""
+
+
+def register(subparsers) -> None:
+    from ..node_table import STARTUP_ARGUMENTS
+
+    parser = subparsers.add_parser("dog", help="Run the whole dog (speech, interpreter, motion, MuJoCo) in one process.",
+                                   description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    startup = parser.add_argument_group("start-up arguments (the same as dog.launch.py's launch arguments)")
+    for arg in STARTUP_ARGUMENTS:
+        flags = ["--" + arg.name.replace("_", "-")]
+        flags += {"offload_url": ["--offload"], "offload_token": ["--token"]}.get(arg.name, [])
+        startup.add_argument(*flags, dest=arg.name, default=None, choices=arg.choices,
+                             help=f"{arg.help} [launch: {arg.name}:=..., default {arg.default!r}]")
+    io = parser.add_argument_group("input and output")
+    source = io.add_mutually_exclusive_group()
+    source.add_argument("--text", action="append", metavar="TEXT",
+                        help="Typed command; repeat for several, sent in order once the previous one ends.")
+    source.add_argument("--say", metavar="SENTENCE",
+                        help="Speak SENTENCE with espeak-ng and feed the audio through the microphone code path.")
+    io.add_argument("--report", metavar="FILE", help="Write a JSON report of the run (utterances, plans, latencies, "
+                    "outcomes, final pose).")
+    io.add_argument("--plot", metavar="PNG", help="Save a top-down plot of the commanded and achieved path "
+                    "(needs the MuJoCo simulator).")
+    io.add_argument("--time-mode", choices=("real", "sim"), default=None,
+                    help="Simulator clock: 'real' paces physics to the wall clock, 'sim' runs it as fast as it can. "
+                    "Default: the parameter file's value.")
+    io.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                    help="Override one parameter of one node, e.g. --set motion.limits.max_linear_speed_mps=0.3")
+    io.add_argument("--timeout", type=float, default=180.0,
+                    help="Give up on commands that have not ended after this many seconds.")
+    parser.set_defaults(func=run)
+
+
+def _parse_overrides(items):
+    overrides = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not sep or not dot or not param:
+            raise CliError(f"--set needs NODE.PARAM=VALUE, got {item!r}")
+        try:
+            import yaml
+
+            value = yaml.safe_load(raw)
+        except Exception:
+            value = raw
+        overrides.setdefault(node, {})[param] = value
+    return overrides
+
+
+def startup_arguments(args) -> dict:
+    """Collect the start-up arguments the way dog.launch.py receives them (None means default)."""
+    from ..node_table import STARTUP_ARGUMENTS
+
+    given = {a.name: getattr(args, a.name) for a in STARTUP_ARGUMENTS if getattr(args, a.name, None) is not None}
+    if args.text:
+        given["audio_source"] = "none"
+    return given
+
+
+def run(args) -> int:
+    from ..node_table import NodeTableError, plan_nodes
+
+    given = startup_arguments(args)
+    overrides = _parse_overrides(args.set)
+    workdir = tempfile.TemporaryDirectory(prefix="shadowpeft-dog-")
+    if args.say:
+        from ..speech.tts import synthesize
+
+        wav = Path(workdir.name) / "say.wav"
+        print(f"[tts] speaking {args.say!r} with espeak-ng -> {wav}")
+        synthesize(args.say, wav, lead_silence_s=0.5, trail_silence_s=1.0)
+        given["audio_source"] = str(wav)
+    try:
+        planned = plan_nodes(given)
+    except NodeTableError as exc:
+        raise CliError(str(exc)) from None
+    for spec, params in planned:
+        params.update(overrides.pop(spec.name, {}))
+        if spec.name == "sim" and args.time_mode:
+            params["time_mode"] = args.time_mode
+    if overrides:
+        raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
+    if args.plot and not any(spec.name == "sim" for spec, _ in planned):
+        raise CliError("--plot needs the MuJoCo simulator (--sim mujoco)")
+    try:
+        report = DogSession(planned, args).run()
+    finally:
+        workdir.cleanup()
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(report, indent=2))
+        print(f"[report] {args.report}")
+    if args.plot and report.get("trajectory"):
+        from ..sim.plot import plot_trajectory
+
+        plot_trajectory(report["trajectory"], report.get("commanded_path", []), args.plot)
+        print(f"[plot] {args.plot}")
+    unfinished = [u for u in report["utterances"] if u["outcome"] not in FINAL_OUTCOMES]
+    return 1 if unfinished else 0
+
+
+def _yaw_deg(q) -> float:
+    return math.degrees(math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)))
+
+
+class DogSession:
+    """Start the planned nodes on one executor, drive them, and record what happened."""
+
+    def __init__(self, planned, args):
+        self.planned = planned
+        self.args = args
+        self.lock = threading.Condition()
+        self.utterances = {}  # command_id -> record, in arrival order
+        self.voice_state = ""
+        self.odom = None
+        self.posture = None
+        self.trajectory = []
+        self.cmd_log = []
+
+    # -- recording -----------------------------------------------------------------------------
+    def _record(self, command_id, **fields):
+        with self.lock:
+            rec = self.utterances.setdefault(command_id, {
+                "command_id": command_id, "text": "", "plan": None, "route": None, "outcome": "pending",
+                "reason": "", "latency_s": {}, "_t": {}})
+            rec.update(fields)
+            self.lock.notify_all()
+            return rec
+
+    def voice_callback(self, cmd):
+        rec = self._record(cmd.command_id, text=cmd.text)
+        rec["_t"]["speech_end"] = cmd.speech_end or time.time()
+        if cmd.transcript_ready and cmd.speech_end:
+            rec["latency_s"]["asr"] = round(cmd.transcript_ready - cmd.speech_end, 4)
+        if cmd.source != "text":
+            print(f"[speech] {cmd.text!r} (confidence {cmd.confidence:.2f}"
+                  + (f", asr {rec['latency_s']['asr']:.2f} s" if "asr" in rec["latency_s"] else "")
+                  + (", STOP fast path" if cmd.is_stop else "") + ")")
+
+    def plan_callback(self, cmd):
+        rec = self._record(cmd.command_id, plan=cmd.plan.to_dict(), route=cmd.plan.route)
+        rec["_t"]["plan"] = time.time()
+        for stage, seconds in cmd.latencies.items():
+            rec["latency_s"][stage] = round(seconds, 4)
+        print(f"[interpreter] route={cmd.plan.route} plan={cmd.plan.to_json()}"
+              + (f" ({cmd.latencies['interpreter']:.2f} s)" if "interpreter" in cmd.latencies else ""))
+
+    def outcome_callback(self, outcome):
+        with self.lock:
+            rec = self.utterances.get(outcome.command_id) or self._record(outcome.command_id)
+            if rec["outcome"] in FINAL_OUTCOMES:
+                return
+            rec["outcome"] = outcome.outcome
+            rec["reason"] = outcome.reason
+            self.lock.notify_all()
+        print(f"[motion] {outcome.outcome}" + (f": {outcome.reason}" if outcome.reason else ""))
+
+    def cmd_vel_callback(self, twist):
+        now = time.time()
+        moving = any(abs(v) > 1e-6 for v in (twist.linear.x, twist.linear.y, twist.angular.z))
+        if moving:
+            self._mark_first_motion(now)
+
+    def posture_callback(self, msg):
+        self._mark_first_motion(time.time())
+
+    def _mark_first_motion(self, now):
+        with self.lock:
+            for rec in self.utterances.values():
+                if "plan" in rec["_t"] and "first_motion" not in rec["_t"] and rec["outcome"] not in FINAL_OUTCOMES:
+                    rec["_t"]["first_motion"] = now
+                    rec["latency_s"]["plan_to_first_motion"] = round(now - rec["_t"]["plan"], 4)
+                    rec["latency_s"]["end_to_end"] = round(now - rec["_t"]["speech_end"], 4)
+
+    def odom_callback(self, msg):
+        p = msg.pose.pose
+        self.odom = (p.position.x, p.position.y, _yaw_deg(p.orientation))
+        if not self.trajectory or math.dist(self.trajectory[-1][:2], self.odom[:2]) > 0.01:
+            self.trajectory.append([round(v, 4) for v in self.odom])
+
+    def posture_state_callback(self, msg):
+        self.posture = msg.data
+
+    def voice_state_callback(self, msg):
+        with self.lock:
+            self.voice_state = msg.data
+            self.lock.notify_all()
+
+    # -- running -------------------------------------------------------------------------------
+    def _create_nodes(self):
+        import importlib
+
+        from rclpy.parameter import Parameter
+
+        nodes = []
+        for spec, params in self.planned:
+            try:
+                cls = getattr(importlib.import_module(spec.module), spec.class_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != spec.module:
+                    raise
+                raise CliError(f"the {spec.name} node is not built yet in this version ({spec.module})") from None
+            overrides = [Parameter(name, value=value) for name, value in params.items()]
+            print(f"[start] {spec.name}: {spec.summary}")
+            node = cls(parameter_overrides=overrides)
+            nodes.append(node)
+            undeclared = sorted(n for n in params if not node.has_parameter(n) and n != "transport")
+            if undeclared:
+                raise CliError(f"node {spec.name!r} has no parameters {undeclared} (check the parameter file)")
+        return nodes
+
+    def _create_console(self):
+        from geometry_msgs.msg import Twist
+        from nav_msgs.msg import Odometry
+        from rclpy.node import Node
+        from std_msgs.msg import String
+
+        from .. import topics
+        from ..messages import TypedPublisher, create_typed_subscription
+        from ..nodes.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+
+        console = Node("dog_console")
+        self.voice_pub = TypedPublisher(console, "VoiceCommand", topics.VOICE_COMMAND, COMMAND_QOS)
+        create_typed_subscription(console, "VoiceCommand", topics.VOICE_COMMAND, self.voice_callback, COMMAND_QOS)
+        create_typed_subscription(console, "MotionCommand", topics.PLAN, self.plan_callback, COMMAND_QOS)
+        create_typed_subscription(console, "PlanOutcome", topics.OUTCOME, self.outcome_callback, COMMAND_QOS)
+        console.create_subscription(Twist, topics.CMD_VEL, self.cmd_vel_callback, COMMAND_QOS)
+        console.create_subscription(String, topics.POSTURE, self.posture_callback, COMMAND_QOS)
+        console.create_subscription(Odometry, topics.ODOM, self.odom_callback, SENSOR_QOS)
+        console.create_subscription(String, "/dog/posture_state", self.posture_state_callback, LATCHED_QOS)
+        console.create_subscription(String, "/voice/state", self.voice_state_callback, LATCHED_QOS)
+        return console
+
+    def _wait(self, predicate, timeout) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.lock.wait(min(left, 0.1))
+        return True
+
+    def _ended(self, command_id) -> bool:
+        rec = self.utterances.get(command_id)
+        return rec is not None and rec["outcome"] in FINAL_OUTCOMES
+
+    def _drive(self):
+        from ..messages import VoiceCommand
+
+        timeout = self.args.timeout
+        if self.args.text:
+            for text in self.args.text:
+                now = time.time()
+                cmd = VoiceCommand(text=text, source="text", speech_start=now, speech_end=now, transcript_ready=now)
+                self._record(cmd.command_id, text=text)["_t"]["speech_end"] = now
+                print(f"[text] {text!r}")
+                self.voice_pub.publish(cmd)
+                if not self._wait(lambda: self._ended(cmd.command_id), timeout):
+                    print(f"[timeout] {text!r} did not end within {timeout:g} s")
+            return
+        if not any(spec.name == "speech" for spec, _ in self.planned):
+            print("[idle] no --text and no speech node: running until Ctrl-C")
+            threading.Event().wait()
+        source = dict(next(p for s, p in self.planned if s.name == "speech")).get("source", "mic")
+        if source == "mic":
+            print("[listening] speak to the dog; Ctrl-C to stop")
+            threading.Event().wait()
+        finished = self._wait(lambda: self.voice_state == "finished" and all(
+            r["outcome"] in FINAL_OUTCOMES for r in self.utterances.values()), timeout)
+        if not finished:
+            print(f"[timeout] audio input or its commands did not end within {timeout:g} s")
+
+    def run(self) -> dict:
+        import rclpy
+        from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+        rclpy.init()
+        nodes = []
+        executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
+        spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
+        try:
+            console = self._create_console()
+            executor.add_node(console)
+            nodes.append(console)
+            spinner.start()
+            for node in self._create_nodes():
+                nodes.append(node)
+                executor.add_node(node)
+            self._drive()
+            # Let the dog finish settling so the final pose is the pose it rests in.
+            time.sleep(1.0)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            print("[shutdown] interrupted")
+        finally:
+            for node in reversed(nodes):
+                executor.remove_node(node)
+                node.destroy_node()
+            executor.shutdown(timeout_sec=2.0)
+            rclpy.try_shutdown()
+        return self._report()
+
+    @staticmethod
+    def _spin(executor):
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            executor.spin()
+        except (ExternalShutdownException, KeyboardInterrupt):
+            pass
+
+    def _report(self) -> dict:
+        utterances = []
+        for rec in self.utterances.values():
+            rec = {k: v for k, v in rec.items() if not k.startswith("_")}
+            utterances.append(rec)
+        report = {"utterances": utterances}
+        if self.odom is not None:
+            x, y, yaw = self.odom
+            report["final_pose"] = {"x": round(x, 4), "y": round(y, 4), "yaw_deg": round(yaw, 2),
+                                    "posture": self.posture}
+            report["trajectory"] = self.trajectory
+        return report

@@ -1,0 +1,178 @@
+"""The one table of nodes that both starters read: ``launch/dog.launch.py`` and ``shadowpeft dog``.
+
+Each row names a node, where its class lives and when it runs. Parameters come from one YAML
+file (``config/dog.yaml`` by default) in the ``ros2 launch`` parameter-file format, and the
+start-up arguments below override single parameters in the same way for both starters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import yaml
+
+PACKAGE = "shadowpeft_ros"
+SIMULATORS = ("mujoco", "gazebo", "none")
+
+
+class NodeTableError(ValueError):
+    """The parameter file or a start-up argument is wrong; nothing is started."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    executable: str
+    module: str
+    class_name: str
+    summary: str
+    # Decides from the resolved start-up arguments whether the node runs.
+    enabled: Callable[[Mapping[str, str]], bool] = lambda args: True
+
+
+@dataclass(frozen=True)
+class StartupArgument:
+    name: str
+    default: str
+    help: str
+    # (node, parameter) pairs that a non-empty value overrides.
+    targets: Tuple[Tuple[str, str], ...] = ()
+    choices: Optional[Tuple[str, ...]] = None
+
+
+NODES: Tuple[NodeSpec, ...] = (
+    NodeSpec("speech", "speech_node", "shadowpeft_ros.nodes.speech_node", "SpeechNode",
+             "microphone or WAV audio -> VAD -> Whisper -> /voice/command",
+             enabled=lambda a: a["audio_source"] != "none"),
+    NodeSpec("interpreter", "interpreter_node", "shadowpeft_ros.nodes.interpreter_node", "InterpreterNode",
+             "/voice/command -> ShadowPEFT model (detached on board, attached offloaded) -> /dog/plan, /dog/say"),
+    NodeSpec("motion", "motion_node", "shadowpeft_ros.nodes.motion_node", "MotionNode",
+             "/dog/plan -> safety layer -> /cmd_vel and /dog/posture; /dog/estop service"),
+    NodeSpec("sim", "sim_node", "shadowpeft_ros.nodes.sim_node", "SimNode",
+             "MuJoCo quadruped: /cmd_vel, /dog/posture -> physics -> /odom, /joint_states",
+             enabled=lambda a: a["sim"] == "mujoco"),
+    NodeSpec("speaker", "speaker_node", "shadowpeft_ros.nodes.speaker_node", "SpeakerNode",
+             "/dog/say -> espeak-ng", enabled=lambda a: a["speaker"] == "true"),
+)
+
+STARTUP_ARGUMENTS: Tuple[StartupArgument, ...] = (
+    StartupArgument("params_file", "", "Parameter file (ROS 2 YAML); empty means the package's config/dog.yaml."),
+    StartupArgument("sim", "mujoco", "Simulator to run beside the nodes: mujoco (in-process physics), "
+                    "gazebo (gz sim + ros_gz_bridge, ROS 2 install only) or none (a real dog's driver).",
+                    choices=SIMULATORS),
+    StartupArgument("audio_source", "", "Audio input: 'mic', a WAV file, a directory of WAV files, or 'none' to "
+                    "run without the speech node. Empty keeps the parameter file's value.",
+                    targets=(("speech", "source"),)),
+    StartupArgument("offload_url", "", "URL of the attached-model server (shadowpeft serve). Empty keeps the "
+                    "parameter file's value; 'none' disables offload.", targets=(("interpreter", "offload_url"),)),
+    StartupArgument("offload_token", "", "Bearer token for the offload server (or set SHADOWPEFT_TOKEN).",
+                    targets=(("interpreter", "offload_token"),)),
+    StartupArgument("detached_model", "", "Directory of the exported detached shadow model (shadowpeft export).",
+                    targets=(("interpreter", "detached_model"),)),
+    StartupArgument("attached_adapter", "", "Directory of the shadow adapter for the attached backbone.",
+                    targets=(("interpreter", "attached_adapter"),)),
+    StartupArgument("backbone", "", "Backbone model id or path for the attached model.",
+                    targets=(("interpreter", "backbone"),)),
+    StartupArgument("whisper_model", "", "Whisper model: a CTranslate2 directory, a checkpoint or a model name.",
+                    targets=(("speech", "model"),)),
+    StartupArgument("speaker", "false", "Speak replies through espeak-ng (true or false).",
+                    choices=("true", "false")),
+)
+
+ARGUMENTS_BY_NAME = {a.name: a for a in STARTUP_ARGUMENTS}
+NODES_BY_NAME = {n.name: n for n in NODES}
+
+
+def package_share() -> Path:
+    """Return the directory holding config/, launch/ and models/: the ament share dir, or the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+
+        try:
+            return Path(get_package_share_directory(PACKAGE))
+        except (PackageNotFoundError, OSError):
+            # OSError: no AMENT_PREFIX_PATH at all, as on a pip install.
+            pass
+    except ImportError:
+        pass
+    source_tree = Path(__file__).resolve().parent.parent
+    if (source_tree / "config").is_dir():
+        return source_tree
+    # A plain (non-editable) pip install puts the share files under the environment's prefix.
+    return Path(sys.prefix) / "share" / PACKAGE
+
+
+def default_params_file() -> Path:
+    return package_share() / "config" / "dog.yaml"
+
+
+def load_params_file(path: os.PathLike) -> Dict[str, Dict[str, Any]]:
+    """Read a ROS 2 parameter file into {node name: {dotted parameter: value}}."""
+    path = Path(path)
+    if not path.is_file():
+        raise NodeTableError(f"parameter file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise NodeTableError(f"parameter file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise NodeTableError(f"parameter file {path} must map node names to {{ros__parameters: ...}}")
+    table: Dict[str, Dict[str, Any]] = {}
+    for node_name, section in data.items():
+        if not isinstance(section, dict) or set(section) != {"ros__parameters"}:
+            raise NodeTableError(f"{path}: section {node_name!r} must hold exactly 'ros__parameters'")
+        table[node_name] = _flatten(section["ros__parameters"] or {})
+    unknown = sorted(set(table) - set(NODES_BY_NAME) - {"/**"})
+    if unknown:
+        raise NodeTableError(f"{path}: unknown node sections {unknown}; known are {sorted(NODES_BY_NAME)}")
+    return table
+
+
+def _flatten(params: Mapping, prefix: str = "") -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resolve_arguments(given: Mapping[str, str]) -> Dict[str, str]:
+    """Fill in defaults and check start-up arguments; unknown names and bad choices raise."""
+    unknown = sorted(set(given) - set(ARGUMENTS_BY_NAME))
+    if unknown:
+        raise NodeTableError(f"unknown start-up arguments {unknown}; known are {sorted(ARGUMENTS_BY_NAME)}")
+    resolved = {a.name: str(given.get(a.name, a.default) if given.get(a.name) is not None else a.default)
+                for a in STARTUP_ARGUMENTS}
+    for arg in STARTUP_ARGUMENTS:
+        if arg.choices and resolved[arg.name] not in arg.choices:
+            raise NodeTableError(f"{arg.name} must be one of {list(arg.choices)}, got {resolved[arg.name]!r}")
+    return resolved
+
+
+def plan_nodes(given: Mapping[str, str]) -> List[Tuple[NodeSpec, Dict[str, Any]]]:
+    """Return the nodes to start and each one's parameters, from start-up arguments and the parameter file."""
+    args = resolve_arguments(given)
+    params_file = Path(args["params_file"]) if args["params_file"] else default_params_file()
+    table = load_params_file(params_file)
+    common = table.get("/**", {})
+    planned = []
+    for spec in NODES:
+        if not spec.enabled(args):
+            continue
+        params = dict(common)
+        params.update(table.get(spec.name, {}))
+        for arg in STARTUP_ARGUMENTS:
+            value = args[arg.name]
+            for node_name, param in arg.targets:
+                if node_name == spec.name and value != "":
+                    params[param] = value
+        if spec.name == "interpreter" and params.get("offload_url") == "none":
+            params["offload_url"] = ""
+        planned.append((spec, params))
+    return planned

@@ -1,0 +1,42 @@
+"""Map ROS parameters onto the core's options dataclasses, in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Type, TypeVar
+
+from rcl_interfaces.msg import ParameterDescriptor
+
+T = TypeVar("T")
+
+
+def declare_options(node, options_cls: Type[T], prefix: str = "", **overrides: Any) -> T:
+    """Declare one ROS parameter per field of ``options_cls`` and build the options from their values.
+
+    Defaults and help text come from the dataclass, so ``ros2 param describe`` shows the same
+    documentation as ``--help``. A wrong type or value in the parameter file raises here, at start-up.
+    """
+    hints = typing.get_type_hints(options_cls)
+    values = {}
+    for f in dataclasses.fields(options_cls):
+        if not f.init:
+            continue
+        default = overrides.get(f.name, f.default)
+        if default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        if isinstance(default, tuple):
+            default = list(default)
+        name = f"{prefix}{f.name}"
+        descriptor = ParameterDescriptor(description=f.metadata.get("help", ""))
+        if default is None or default is dataclasses.MISSING:
+            # A parameter without a typed default must still have a type: strings are the only
+            # optional values the options use (a path or URL that may be empty).
+            default = ""
+        value = node.declare_parameter(name, default, descriptor).value
+        if hints.get(f.name) in (typing.Optional[str],) and value == "":
+            value = None
+        if isinstance(value, list) and isinstance(f.default, tuple):
+            value = tuple(value)
+        values[f.name] = value
+    return options_cls(**values)

@@ -1,0 +1,100 @@
+"""Command language v1 parsing and the hard limits shared by the interpreter and the motion node."""
+
+import json
+
+import pytest
+
+from shadowpeft_ros.plan import Move, Plan, PlanError, Posture, Stop, Turn, Wait, parse_plan
+from shadowpeft_ros.safety import MotionDefaults, SafetyLimits, check_limits, estimate_duration_s, resolve_defaults
+
+DESIGN_EXAMPLE = ('{"route": "local", "actions": [{"type": "move", "direction": "forward", "distance_m": 2.0, '
+                  '"speed_mps": null}], "say": ""}')
+
+
+def test_parses_the_design_example_and_round_trips():
+    plan = parse_plan(DESIGN_EXAMPLE)
+    assert plan.actions == (Move("forward", 2.0, None),)
+    assert parse_plan(plan.to_json()) == plan
+    assert json.loads(plan.to_json()) == json.loads(DESIGN_EXAMPLE)
+
+
+def test_remote_marker_is_the_escalation_plan():
+    plan = parse_plan("  [REMOTE] ")
+    assert plan.is_escalation and plan == Plan.escalation()
+    assert plan.to_dict() == {"route": "remote", "actions": [], "say": ""}
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("", "not valid JSON"),
+    ("move forward 2", "not valid JSON"),
+    ("[1]", "JSON object"),
+    ('{"route": "local", "actions": []}', "missing 'say'"),
+    ('{"route": "cloud", "actions": [], "say": ""}', "route"),
+    ('{"route": "local", "actions": {}, "say": ""}', "list"),
+    ('{"route": "local", "actions": [], "say": 3}', "say"),
+    ('{"route": "local", "actions": [], "say": "", "sudo": true}', "unknown fields"),
+    ('{"route": "local", "actions": [{"type": "fly"}], "say": ""}', "type"),
+    ('{"route": "local", "actions": [{"type": "move", "direction": "up", "distance_m": 1, "speed_mps": null}], '
+     '"say": ""}', "direction"),
+    ('{"route": "local", "actions": [{"type": "move", "direction": "forward", "distance_m": -1, "speed_mps": null}],'
+     ' "say": ""}', "positive"),
+    ('{"route": "local", "actions": [{"type": "move", "direction": "forward", "distance_m": "two", '
+     '"speed_mps": null}], "say": ""}', "number"),
+    ('{"route": "local", "actions": [{"type": "move", "direction": "forward", "distance_m": true, '
+     '"speed_mps": null}], "say": ""}', "number"),
+    ('{"route": "local", "actions": [{"type": "turn", "direction": "left", "angle_deg": 90, "speed_mps": 9}], '
+     '"say": ""}', "unknown fields"),
+    ('{"route": "local", "actions": [{"type": "wait", "duration_s": null}], "say": ""}', "null"),
+    ('{"route": "local", "actions": [{"type": "move", "direction": "forward", "distance_m": 1e999, '
+     '"speed_mps": null}], "say": ""}', "finite"),
+    ('{"route": "local", "actions": [{"type": "posture", "name": "backflip"}], "say": ""}', "name"),
+])
+def test_rejects_everything_outside_the_schema(bad, match):
+    with pytest.raises(PlanError, match=match):
+        parse_plan(bad)
+
+
+def test_defaults_fill_only_what_was_not_said():
+    plan = Plan(actions=(Move("forward"), Move("left", 0.5, 0.1), Turn("right")))
+    resolved = resolve_defaults(plan, MotionDefaults(distance_m=1.0, angle_deg=90.0, speed_mps=0.3))
+    assert resolved.actions == (Move("forward", 1.0, 0.3), Move("left", 0.5, 0.1), Turn("right", 90.0))
+
+
+def test_clamp_policy_clamps_and_says_why():
+    plan = Plan(actions=(Move("forward", 20.0, 20.0), Turn("left", 1000.0), Wait(600.0)))
+    check = check_limits(plan, SafetyLimits(on_violation="clamp", max_plan_duration_s=1000.0))
+    assert not check.refused
+    move, turn, wait = check.plan.actions
+    assert (move.distance_m, move.speed_mps, turn.angle_deg, wait.duration_s) == (5.0, 0.5, 720.0, 30.0)
+    assert len(check.violations) == 4 and "speed_mps 20" in check.reason
+
+
+def test_refuse_policy_refuses_out_of_range_plans():
+    check = check_limits(Plan(actions=(Move("forward", 1.0, 3.0),)), SafetyLimits(on_violation="refuse"))
+    assert check.refused and "speed_mps 3" in check.reason
+    assert not check_limits(Plan(actions=(Move("forward", 1.0, 0.3),)), SafetyLimits(on_violation="refuse")).refused
+
+
+def test_too_long_or_too_many_is_refused_even_when_clamping():
+    long_plan = Plan(actions=tuple(Move("forward", 5.0, 0.1) for _ in range(3)))  # 150 s at 0.1 m/s
+    assert check_limits(long_plan, SafetyLimits(max_plan_duration_s=120.0)).refused
+    many = Plan(actions=tuple(Posture("sit") for _ in range(11)))
+    assert "11 actions" in check_limits(many, SafetyLimits(max_actions=10)).reason
+
+
+def test_duration_estimate_uses_defaults_and_limits():
+    plan = Plan(actions=(Move("forward", 1.5, None), Turn("left", 80.0), Wait(2.0), Stop()))
+    seconds = estimate_duration_s(plan, MotionDefaults(speed_mps=0.3, turn_rate_dps=40.0), SafetyLimits())
+    assert seconds == pytest.approx(1.5 / 0.3 + 80.0 / 40.0 + 2.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"on_violation": "ignore"}, {"max_linear_speed_mps": -1.0},
+                                    {"max_distance_m": float("nan")}])
+def test_bad_limits_raise_early(kwargs):
+    with pytest.raises(ValueError):
+        SafetyLimits(**kwargs)
+
+
+def test_defaults_must_be_ordered():
+    with pytest.raises(ValueError, match="slow_speed_mps"):
+        MotionDefaults(slow_speed_mps=0.5, speed_mps=0.3)
