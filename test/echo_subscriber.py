@@ -4,6 +4,7 @@ import json
 import sys
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from shadowpeft_ros.messages import create_typed_subscription, to_wire
@@ -21,7 +22,7 @@ def main():
     print(json.dumps({"kind": "ready"}), flush=True)
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

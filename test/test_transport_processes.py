@@ -33,7 +33,7 @@ def echo_process():
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -81,5 +81,5 @@ def test_voice_and_motion_commands_cross_processes(echo_process):
         node.destroy_node()
         rclpy.try_shutdown()
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=10)
+    _, stderr = proc.communicate(timeout=60)
     assert stderr.count("rejected malformed MotionCommand on /dog/plan") == 2, stderr
