@@ -109,10 +109,15 @@ def run(args) -> int:
         planned = plan_nodes(given)
     except NodeTableError as exc:
         raise CliError(str(exc)) from None
+    sim_params = next((params for spec, params in planned if spec.name == "sim"), {})
+    time_mode = args.time_mode or sim_params.get("time_mode", "real")
     for spec, params in planned:
         params.update(overrides.pop(spec.name, {}))
         if spec.name == "sim" and args.time_mode:
             params["time_mode"] = args.time_mode
+        # In sim time the physics runs faster than the wall clock: the motion node must tick on /clock.
+        if spec.name == "motion" and time_mode == "sim":
+            params["use_sim_time"] = True
     if overrides:
         raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
     if args.plot and not any(spec.name == "sim" for spec, _ in planned):

@@ -1,0 +1,248 @@
+"""Motion node: plans in, velocity and posture commands out, behind a safety layer nothing bypasses.
+
+Topics and services (names are parameters):
+- subscribes ``/dog/plan`` (MotionCommand, COMMAND_QOS): plans to execute (checked against the limits again).
+- subscribes ``/voice/command`` (VoiceCommand): ``is_stop`` stops at once, before the interpreter answers.
+- subscribes ``/odom`` (nav_msgs/Odometry) and ``/dog/posture_state`` (std_msgs/String, latched).
+- publishes ``/cmd_vel`` (geometry_msgs/Twist) every control tick, ``/dog/posture`` (std_msgs/String),
+  ``/dog/outcome`` (PlanOutcome: one "accepted", then exactly one final outcome per command_id) and
+  ``/dog/say`` (std_msgs/String: why a plan was refused or failed).
+- serves ``/dog/estop`` and ``/dog/estop_reset`` (std_srvs/Trigger).
+
+Timers run on the node clock, so with ``use_sim_time`` the control ticks follow the simulator's
+``/clock``. Stop, e-stop and the watchdog live in their own callback group: they never wait behind a
+plan being checked or a tick being computed; a lock keeps the executor core consistent between them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from typing import List
+
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from .. import topics
+from ..messages import (MessageError, MotionCommand, PlanOutcome, TypedPublisher, VoiceCommand,
+                        create_typed_subscription, decode_json, resolve_transport)
+from ..motion.executor import Event, MotionExecutor, Pose2D, clamp_twist
+from ..motion.options import ExecutorOptions
+from ..safety import MotionDefaults, SafetyLimits
+from .common import COMMAND_QOS, LATCHED_QOS, run_node
+from .params import declare_options
+
+POSTURE_STATE_TOPIC = "/dog/posture_state"
+
+
+def yaw_from_quaternion(w: float, x: float, y: float, z: float) -> float:
+    """Return the heading (rad) of an orientation quaternion."""
+    return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+
+class MotionNode(Node):
+    """Execute plans as /cmd_vel and /dog/posture, with stop, e-stop, watchdog and outcome reports."""
+
+    def __init__(self, **kwargs):
+        super().__init__("motion", **kwargs)
+        self.options = declare_options(self, ExecutorOptions)
+        self.limits = declare_options(self, SafetyLimits, prefix="limits.")
+        self.defaults = declare_options(self, MotionDefaults, prefix="defaults.")
+        p = self.declare_parameter
+        plan_topic = p("plan_topic", topics.PLAN).value
+        voice_topic = p("voice_topic", topics.VOICE_COMMAND).value
+        odom_topic = p("odom_topic", topics.ODOM).value
+        cmd_vel_topic = p("cmd_vel_topic", topics.CMD_VEL).value
+        posture_topic = p("posture_topic", topics.POSTURE).value
+        posture_state_topic = p("posture_state_topic", POSTURE_STATE_TOPIC).value
+        outcome_topic = p("outcome_topic", topics.OUTCOME).value
+        say_topic = p("say_topic", topics.SAY).value
+        estop_service = p("estop_service", topics.ESTOP_SERVICE).value
+        estop_reset_service = p("estop_reset_service", topics.ESTOP_RESET_SERVICE).value
+        self.transport = p("transport", "auto").value
+        watchdog_period = p("watchdog_period_s", 0.05).value
+
+        self.core = MotionExecutor(self.options, self.limits, self.defaults)
+        self._lock = threading.Lock()
+        self._destroyed = False
+        self.last_mode = "idle"
+        self.stop_latencies: List[float] = []
+
+        self._cmd_pub = self.create_publisher(Twist, cmd_vel_topic, COMMAND_QOS)
+        self._posture_pub = self.create_publisher(String, posture_topic, COMMAND_QOS)
+        self._say_pub = self.create_publisher(String, say_topic, COMMAND_QOS)
+        self._outcome_pub = TypedPublisher(self, "PlanOutcome", outcome_topic, COMMAND_QOS, self.transport)
+
+        self._control_group = MutuallyExclusiveCallbackGroup()
+        self._safety_group = ReentrantCallbackGroup()
+        if resolve_transport(self.transport) == "json":
+            # Our own decoder, so that a malformed plan that still names its command_id gets a "refused".
+            self.create_subscription(String, plan_topic, self.plan_json_callback, COMMAND_QOS,
+                                     callback_group=self._control_group)
+        else:
+            create_typed_subscription(self, "MotionCommand", plan_topic, self.plan_callback, COMMAND_QOS,
+                                      self.transport, callback_group=self._control_group)
+        create_typed_subscription(self, "VoiceCommand", voice_topic, self.voice_callback, COMMAND_QOS,
+                                  self.transport, callback_group=self._safety_group)
+        # Odometry has its own group and a reliable queue: behind a tick, or dropped on a busy machine,
+        # it would look stale and fail a closed-loop move that is going fine.
+        self._odom_group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Odometry, odom_topic, self.odom_callback, COMMAND_QOS,
+                                 callback_group=self._odom_group)
+        self.create_subscription(String, posture_state_topic, self.posture_state_callback, LATCHED_QOS,
+                                 callback_group=self._control_group)
+        self.create_service(Trigger, estop_service, self.estop_callback, callback_group=self._safety_group)
+        self.create_service(Trigger, estop_reset_service, self.estop_reset_callback, callback_group=self._safety_group)
+        self._tick_timer = self.create_timer(1.0 / self.options.rate_hz, self.tick_callback,
+                                             callback_group=self._control_group)
+        self._watchdog_timer = self.create_timer(watchdog_period, self.watchdog_callback,
+                                                 callback_group=self._safety_group)
+        self.get_logger().info(
+            f"motion ready: {self.options.rate_hz:g} Hz on {cmd_vel_topic}, limits {self.limits.max_linear_speed_mps:g} m/s "
+            f"and {self.limits.max_angular_speed_dps:g} deg/s, over-limit plans: {self.limits.on_violation}, "
+            f"new plans: {self.options.on_new_plan}")
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _publish_twist(self, twist) -> None:
+        vx, vy, wz = clamp_twist(twist, self.limits)
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.angular.z = vx, vy, wz
+        self._cmd_pub.publish(msg)
+
+    def _publish_events(self, events: List[Event]) -> None:
+        log = self.get_logger()
+        for event in events:
+            self._outcome_pub.publish(PlanOutcome(command_id=event.command_id, outcome=event.outcome,
+                                                  reason=event.reason))
+            text = f"plan {event.command_id}: {event.outcome}" + (f" ({event.reason})" if event.reason else "")
+            if event.outcome in ("refused", "failed"):
+                log.warning(text)
+            else:
+                log.info(text)
+            if event.say:
+                self._say_pub.publish(String(data=event.say))
+
+    # -- callbacks --------------------------------------------------------------------------------
+
+    def plan_json_callback(self, msg: String) -> None:
+        """Decode a JSON-transport plan; refuse it by command_id when it is malformed."""
+        try:
+            command = decode_json("MotionCommand", msg.data)
+        except MessageError as exc:
+            command_id = ""
+            try:
+                data = json.loads(msg.data)
+                if isinstance(data, dict) and isinstance(data.get("command_id"), str):
+                    command_id = data["command_id"]
+            except (ValueError, TypeError):
+                pass
+            self.get_logger().error(f"rejected malformed plan{' ' + command_id if command_id else ''}: {exc}")
+            if command_id:
+                self._publish_events([Event(command_id, "refused", f"malformed plan: {exc}",
+                                            say="I didn't understand that plan, so I'm not moving.")])
+            return
+        self.plan_callback(command)
+
+    def plan_callback(self, command: MotionCommand) -> None:
+        """Hand a plan to the executor (limits checked there) and report what became of it."""
+        if command.latencies:
+            stages = ", ".join(f"{k} {v:.3f} s" for k, v in command.latencies.items())
+            self.get_logger().info(f"plan {command.command_id} {command.text!r}: {stages}")
+        with self._lock:
+            events = self.core.submit(command.command_id, command.plan, self._now())
+            if command.plan.has_stop:
+                self._publish_twist((0.0, 0.0, 0.0))
+        self._publish_events(events)
+
+    def voice_callback(self, command: VoiceCommand) -> None:
+        """Stop at once on the speech node's stop fast path; other utterances are the interpreter's."""
+        if not command.is_stop:
+            return
+        arrived = time.perf_counter()
+        with self._lock:
+            events = self.core.stop(self._now(), f"spoken stop {command.text!r}")
+            self._publish_twist((0.0, 0.0, 0.0))
+        # Wall seconds from the stop's arrival to the zero twist leaving: the fast path's own cost.
+        self.stop_latencies.append(time.perf_counter() - arrived)
+        self.get_logger().warning(f"STOP ({command.text!r}): zero twist published, plans cleared")
+        self._publish_events(events)
+
+    def odom_callback(self, msg: Odometry) -> None:
+        """Record odometry, stamped with its arrival on this node's clock."""
+        q = msg.pose.pose.orientation
+        pose = Pose2D(stamp=self._now(), x=msg.pose.pose.position.x, y=msg.pose.pose.position.y,
+                      yaw=yaw_from_quaternion(q.w, q.x, q.y, q.z), vx=msg.twist.twist.linear.x,
+                      vy=msg.twist.twist.linear.y, wz=msg.twist.twist.angular.z)
+        with self._lock:
+            self.core.update_odometry(pose)
+
+    def posture_state_callback(self, msg: String) -> None:
+        """Record the posture the dog reports."""
+        with self._lock:
+            self.core.update_posture_state(msg.data, self._now())
+
+    def tick_callback(self) -> None:
+        """Run one control tick and publish its twist, posture command and outcomes."""
+        with self._lock:
+            result = self.core.tick(self._now())
+            self._publish_twist(result.twist)
+        if result.posture:
+            self._posture_pub.publish(String(data=result.posture))
+        if result.mode != self.last_mode:
+            self.get_logger().info(f"executing: {result.mode}")
+            self.last_mode = result.mode
+        self._publish_events(result.events)
+
+    def watchdog_callback(self) -> None:
+        """Publish a zero twist when ticks stall or odometry goes stale mid-action."""
+        with self._lock:
+            if self.core.watchdog(self._now()):
+                self._publish_twist((0.0, 0.0, 0.0))
+
+    def estop_callback(self, request, response):
+        """Latch the e-stop: zero twist, plans stopped, every new plan refused until reset."""
+        with self._lock:
+            events = self.core.estop(self._now())
+            self._publish_twist((0.0, 0.0, 0.0))
+        self.get_logger().warning("E-STOP latched: zero twist, every plan refused until reset")
+        self._publish_events(events)
+        response.success, response.message = True, "e-stop latched; call the reset service to move again"
+        return response
+
+    def estop_reset_callback(self, request, response):
+        """Release the e-stop latch."""
+        with self._lock:
+            was = self.core.reset_estop()
+        response.success = True
+        response.message = "e-stop released" if was else "e-stop was not latched"
+        self.get_logger().info(response.message)
+        return response
+
+    def destroy_node(self):
+        """Send a last zero twist (teleop_twist_keyboard's habit), then destroy the node."""
+        if not self._destroyed:
+            self._destroyed = True
+            try:
+                self._publish_twist((0.0, 0.0, 0.0))
+            except Exception as exc:  # the context may already be shut down; nothing more can be sent
+                self.get_logger().warning(f"could not send the final zero twist: {exc}")
+        return super().destroy_node()
+
+
+def main(args=None):
+    """Run the motion node until Ctrl-C."""
+    run_node(MotionNode, args)
+
+
+if __name__ == "__main__":
+    main()
