@@ -20,6 +20,7 @@ import json
 import math
 import threading
 import time
+from collections import OrderedDict
 from typing import List
 
 from geometry_msgs.msg import Twist
@@ -73,6 +74,8 @@ class MotionNode(Node):
         self._destroyed = False
         self.last_mode = "idle"
         self.stop_latencies: List[float] = []
+        # Command ids already taken: a replayed or retried plan must never run twice.
+        self._seen_ids: "OrderedDict[str, None]" = OrderedDict()
 
         self._cmd_pub = self.create_publisher(Twist, cmd_vel_topic, COMMAND_QOS)
         self._posture_pub = self.create_publisher(String, posture_topic, COMMAND_QOS)
@@ -158,6 +161,12 @@ class MotionNode(Node):
         if command.latencies:
             stages = ", ".join(f"{k} {v:.3f} s" for k, v in command.latencies.items())
             self.get_logger().info(f"plan {command.command_id} {command.text!r}: {stages}")
+        if command.command_id in self._seen_ids:
+            self.get_logger().warning(f"plan {command.command_id} ignored: this command id was already taken")
+            return
+        self._seen_ids[command.command_id] = None
+        while len(self._seen_ids) > 1024:
+            self._seen_ids.popitem(last=False)
         with self._lock:
             events = self.core.submit(command.command_id, command.plan, self._now())
             if command.plan.has_stop:
