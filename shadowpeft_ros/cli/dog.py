@@ -267,8 +267,8 @@ class DogSession:
         console.create_subscription(Twist, topics.CMD_VEL, self.cmd_vel_callback, COMMAND_QOS)
         console.create_subscription(String, topics.POSTURE, self.posture_callback, COMMAND_QOS)
         console.create_subscription(Odometry, topics.ODOM, self.odom_callback, SENSOR_QOS)
-        console.create_subscription(String, "/dog/posture_state", self.posture_state_callback, LATCHED_QOS)
-        console.create_subscription(String, "/voice/state", self.voice_state_callback, LATCHED_QOS)
+        console.create_subscription(String, topics.POSTURE_STATE, self.posture_state_callback, LATCHED_QOS)
+        console.create_subscription(String, topics.VOICE_STATE, self.voice_state_callback, LATCHED_QOS)
         return console
 
     def _wait(self, predicate, timeout) -> bool:
@@ -306,8 +306,10 @@ class DogSession:
         if source == "mic":
             print("[listening] speak to the dog; Ctrl-C to stop")
             threading.Event().wait()
-        finished = self._wait(lambda: self.voice_state == "finished" and all(
-            r["outcome"] in FINAL_OUTCOMES for r in self.utterances.values()), timeout)
+        finished = self._wait(lambda: self.voice_state.startswith("error") or (self.voice_state == "finished" and all(
+            r["outcome"] in FINAL_OUTCOMES for r in self.utterances.values())), timeout)
+        if self.voice_state.startswith("error"):
+            raise CliError(f"the speech node could not run: {self.voice_state[len('error:'):].strip()}")
         if not finished:
             print(f"[timeout] audio input or its commands did not end within {timeout:g} s")
 

@@ -39,7 +39,6 @@ from ..safety import MotionDefaults, SafetyLimits
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .params import declare_options
 
-POSTURE_STATE_TOPIC = "/dog/posture_state"
 
 
 def yaw_from_quaternion(w: float, x: float, y: float, z: float) -> float:
@@ -61,7 +60,7 @@ class MotionNode(Node):
         odom_topic = p("odom_topic", topics.ODOM).value
         cmd_vel_topic = p("cmd_vel_topic", topics.CMD_VEL).value
         posture_topic = p("posture_topic", topics.POSTURE).value
-        posture_state_topic = p("posture_state_topic", POSTURE_STATE_TOPIC).value
+        posture_state_topic = p("posture_state_topic", topics.POSTURE_STATE).value
         outcome_topic = p("outcome_topic", topics.OUTCOME).value
         say_topic = p("say_topic", topics.SAY).value
         estop_service = p("estop_service", topics.ESTOP_SERVICE).value

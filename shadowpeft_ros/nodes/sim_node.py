@@ -44,7 +44,6 @@ from ..sim.dog import DogSim, SimOptions
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .params import declare_options
 
-POSTURE_STATE_TOPIC = "/dog/posture_state"
 TIME_MODES = ("real", "sim")
 CLOCK_QOS_DEPTH = 10
 
@@ -70,7 +69,7 @@ class SimNode(Node):
         posture_topic = p("posture_topic", topics.POSTURE).value
         odom_topic = p("odom_topic", topics.ODOM).value
         joint_states_topic = p("joint_states_topic", topics.JOINT_STATES).value
-        posture_state_topic = p("posture_state_topic", POSTURE_STATE_TOPIC).value
+        posture_state_topic = p("posture_state_topic", topics.POSTURE_STATE).value
         self.odom_frame = p("odom_frame", "odom").value
         self.base_frame = p("base_frame", "base").value
         if self.time_mode not in TIME_MODES:

