@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from .plan import Move, Plan, PlanError, Trick, Turn, Wait, Posture, parse_plan
+from .plan import ACTION_FIELDS, Plan, PlanError, parse_plan
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -115,14 +115,7 @@ def _action_from_wire(value: Any) -> dict:
     if not isinstance(value, Mapping):
         raise MessageError(f"an action must be an object, got {value!r}")
     kind = value.get("type")
-    keys = {
-        "move": ("direction", "distance_m", "speed_mps"),
-        "turn": ("direction", "angle_deg"),
-        "posture": ("name",),
-        "trick": ("name",),
-        "stop": (),
-        "wait": ("duration_s",),
-    }.get(kind, ())
+    keys = ACTION_FIELDS.get(kind, ())
     out = {"type": kind}
     for key in keys:
         item = value.get(key)
@@ -311,6 +304,20 @@ class TypedPublisher:
     @property
     def topic(self) -> str:
         return self._publisher.topic_name
+
+    @property
+    def matched_subscriptions(self) -> int:
+        """Subscriptions DDS has matched to this publisher: only these receive what is published now.
+
+        The graph (``Node.count_subscribers``) learns of a subscriber before the endpoints match;
+        a message published in between is lost to it.
+        """
+        return self._publisher.get_subscription_count()
+
+    def all_subscribers_matched(self, node) -> bool:
+        """Return True when at least one subscriber exists and every one the graph knows is matched."""
+        known = node.count_subscribers(self.topic)
+        return known >= 1 and self.matched_subscriptions >= known
 
 
 def create_typed_subscription(node, kind: str, topic: str, callback: Callable, qos, transport: str = "auto",

@@ -44,10 +44,9 @@ class StartupArgument:
     choices: Optional[Tuple[str, ...]] = None
 
 
+# Started in this order. Audio input comes last: a WAV source starts playing once something
+# listens on /voice/command, and the interpreter subscribes only when its models are loaded.
 NODES: Tuple[NodeSpec, ...] = (
-    NodeSpec("speech", "speech_node", "shadowpeft_ros.nodes.speech_node", "SpeechNode",
-             "microphone or WAV audio -> VAD -> Whisper -> /voice/command",
-             enabled=lambda a: a["audio_source"] != "none"),
     NodeSpec("interpreter", "interpreter_node", "shadowpeft_ros.nodes.interpreter_node", "InterpreterNode",
              "/voice/command -> ShadowPEFT model (detached on board, attached offloaded) -> /dog/plan, /dog/say"),
     NodeSpec("motion", "motion_node", "shadowpeft_ros.nodes.motion_node", "MotionNode",
@@ -57,6 +56,9 @@ NODES: Tuple[NodeSpec, ...] = (
              enabled=lambda a: a["sim"] == "mujoco"),
     NodeSpec("speaker", "speaker_node", "shadowpeft_ros.nodes.speaker_node", "SpeakerNode",
              "/dog/say -> espeak-ng", enabled=lambda a: a["speaker"] == "true"),
+    NodeSpec("speech", "speech_node", "shadowpeft_ros.nodes.speech_node", "SpeechNode",
+             "microphone or WAV audio -> VAD -> Whisper -> /voice/command",
+             enabled=lambda a: a["audio_source"] != "none"),
 )
 
 STARTUP_ARGUMENTS: Tuple[StartupArgument, ...] = (
@@ -68,13 +70,14 @@ STARTUP_ARGUMENTS: Tuple[StartupArgument, ...] = (
                     "run without the speech node. Empty keeps the parameter file's value.",
                     targets=(("speech", "source"),)),
     StartupArgument("offload_url", "", "URL of the attached-model server (shadowpeft serve). Empty keeps the "
-                    "parameter file's value; 'none' disables offload.", targets=(("interpreter", "offload_url"),)),
+                    "parameter file's value; 'none' disables offload; 'local' (shadowpeft dog only) starts a "
+                    "server on loopback for this run.", targets=(("interpreter", "offload.url"),)),
     StartupArgument("offload_token", "", "Bearer token for the offload server (or set SHADOWPEFT_TOKEN).",
-                    targets=(("interpreter", "offload_token"),)),
+                    targets=(("interpreter", "offload.token"),)),
     StartupArgument("detached_model", "", "Directory of the exported detached shadow model (shadowpeft export).",
-                    targets=(("interpreter", "detached_model"),)),
+                    targets=(("interpreter", "detached_path"),)),
     StartupArgument("attached_adapter", "", "Directory of the shadow adapter for the attached backbone.",
-                    targets=(("interpreter", "attached_adapter"),)),
+                    targets=(("interpreter", "adapter_path"),)),
     StartupArgument("backbone", "", "Backbone model id or path for the attached model.",
                     targets=(("interpreter", "backbone"),)),
     StartupArgument("whisper_model", "", "Whisper model: a CTranslate2 directory, a checkpoint or a model name.",
@@ -155,11 +158,19 @@ def resolve_arguments(given: Mapping[str, str]) -> Dict[str, str]:
     return resolved
 
 
+def _params_table(args: Mapping[str, str]) -> Dict[str, Dict[str, Any]]:
+    return load_params_file(Path(args["params_file"]) if args["params_file"] else default_params_file())
+
+
+def common_parameter_names(given: Mapping[str, str]) -> set:
+    """Return the names set for every node ("/**"); as in ROS, a node that does not declare one ignores it."""
+    return set(_params_table(resolve_arguments(given)).get("/**", {}))
+
+
 def plan_nodes(given: Mapping[str, str]) -> List[Tuple[NodeSpec, Dict[str, Any]]]:
     """Return the nodes to start and each one's parameters, from start-up arguments and the parameter file."""
     args = resolve_arguments(given)
-    params_file = Path(args["params_file"]) if args["params_file"] else default_params_file()
-    table = load_params_file(params_file)
+    table = _params_table(args)
     common = table.get("/**", {})
     planned = []
     for spec in NODES:
@@ -172,7 +183,7 @@ def plan_nodes(given: Mapping[str, str]) -> List[Tuple[NodeSpec, Dict[str, Any]]
             for node_name, param in arg.targets:
                 if node_name == spec.name and value != "":
                     params[param] = value
-        if spec.name == "interpreter" and params.get("offload_url") == "none":
-            params["offload_url"] = ""
+        if spec.name == "interpreter" and params.get("offload.url") == "none":
+            params["offload.url"] = ""
         planned.append((spec, params))
     return planned

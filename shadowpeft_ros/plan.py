@@ -70,7 +70,7 @@ Action = Union[Move, Turn, Posture, Trick, Stop, Wait]
 
 # Keys each action type must carry, besides "type". Extra keys are an error: a model that
 # invents a field ("speed_mps" on a turn, "force": 9) has produced something we do not understand.
-_ACTION_KEYS = {
+ACTION_FIELDS = {
     "move": ("direction", "distance_m", "speed_mps"),
     "turn": ("direction", "angle_deg"),
     "posture": ("name",),
@@ -118,7 +118,7 @@ class Plan:
 def action_to_dict(action: Action) -> dict:
     """Return the v1 JSON object of one action, with "type" first and nulls kept."""
     out = {"type": action.type}
-    for key in _ACTION_KEYS[action.type]:
+    for key in ACTION_FIELDS[action.type]:
         out[key] = getattr(action, key)
     return out
 
@@ -151,9 +151,9 @@ def parse_action(obj: Any, index: int = 0) -> Action:
     if not isinstance(obj, Mapping):
         raise PlanError(f"{where} must be an object, got {type(obj).__name__}")
     kind = obj.get("type")
-    if kind not in _ACTION_KEYS:
+    if kind not in ACTION_FIELDS:
         raise PlanError(f"{where}.type must be one of {list(ACTION_TYPES)}, got {kind!r}")
-    allowed = set(_ACTION_KEYS[kind]) | {"type"}
+    allowed = set(ACTION_FIELDS[kind]) | {"type"}
     extra = sorted(set(obj) - allowed)
     if extra:
         raise PlanError(f"{where} ({kind}) has unknown fields {extra}")

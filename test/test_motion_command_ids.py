@@ -27,7 +27,7 @@ def test_a_replayed_plan_is_not_executed_twice():
         executor.add_node(probe)
         command = MotionCommand(plan=Plan(actions=(Posture("sit"),)), text="sit")
         deadline = time.monotonic() + 10
-        while probe.count_subscribers("/dog/plan") < 1 and time.monotonic() < deadline:
+        while pub.matched_subscriptions < 1 and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
         pub.publish(command)
         pub.publish(command)  # the same command id again, as a retry would send it

@@ -153,7 +153,7 @@ def motion_graph(max_rtf=3.0, watchdog_node=False):
         except AssertionError:
             log.seek(0)
             raise AssertionError(f"the sim node did not start; its log:\n{log.read()[-3000:]}") from None
-        probe.wait(lambda: probe.node.count_subscribers("/dog/plan") >= 1, 30, "discovery")
+        probe.wait(lambda: probe.plans.matched_subscriptions >= 1, 30, "discovery")
         yield dict(probe=probe, motion=motion, sim=sim, watchdog_node=wd, context=context)
     finally:
         if sim.poll() is None:
@@ -319,7 +319,7 @@ def test_refuse_policy_refuses_and_says_why(graph):
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        probe.wait(lambda: probe.node.count_subscribers("/strict/plan") >= 1, 20, "discovery")
+        probe.wait(lambda: pub.matched_subscriptions >= 1, 20, "discovery")
         pub.publish(MotionCommand(plan=plan({"type": "turn", "direction": "left", "angle_deg": 1000}),
                                   command_id="huge"))
         probe.wait(lambda: got and said, 20, "the refusal")
@@ -338,7 +338,7 @@ def test_watchdog_zeroes_when_odometry_goes_stale(graph):
     got = []
     create_typed_subscription(probe.node, "PlanOutcome", "/wd/outcome", got.append, COMMAND_QOS)
     pub = TypedPublisher(probe.node, "MotionCommand", "/wd/plan", COMMAND_QOS)
-    probe.wait(lambda: probe.node.count_subscribers("/wd/plan") >= 1, 20, "discovery")
+    probe.wait(lambda: pub.matched_subscriptions >= 1, 20, "discovery")
     # Odometry keeps coming but the (wall-clock) node's base never moves it closer: a long move stays running.
     pub.publish(MotionCommand(plan=plan({"type": "move", "direction": "forward", "distance_m": 3.0, "speed_mps": 0.3}),
                               command_id="wd"))
@@ -374,7 +374,7 @@ def test_destroying_a_moving_node_sends_a_last_zero_twist(graph):
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        probe.wait(lambda: probe.node.count_subscribers("/bye/plan") >= 1, 20, "discovery")
+        probe.wait(lambda: pub.matched_subscriptions >= 1, 20, "discovery")
         # No odometry on /bye/odom: the move runs time-based, and is still running when the node goes.
         pub.publish(MotionCommand(plan=plan({"type": "move", "direction": "forward", "distance_m": 3.0,
                                              "speed_mps": 0.3}), command_id="bye"))

@@ -68,7 +68,7 @@ def test_every_startup_argument_is_a_cli_option_and_a_launch_argument():
 
 def test_startup_arguments_override_the_parameter_file():
     entries = {name: params for _, _, name, params in _runner_entries(["--offload-url", "http://x:1"])}
-    assert entries["interpreter"]["offload_url"] == "http://x:1"
+    assert entries["interpreter"]["offload.url"] == "http://x:1"
     assert entries["interpreter"]["transport"] == "auto"  # from the /** section
 
 

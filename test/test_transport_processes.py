@@ -60,8 +60,8 @@ def test_voice_and_motion_commands_cross_processes(echo_process):
         plan_pub = TypedPublisher(node, "MotionCommand", "/dog/plan", COMMAND_QOS, transport="json")
         raw_plan_pub = node.create_publisher(String, "/dog/plan", COMMAND_QOS)
         assert voice_pub.transport == "json"
-        assert _wait_for(lambda: node.count_subscribers("/dog/plan") >= 1
-                         and node.count_subscribers("/voice/command") >= 1, 30, node), "no DDS discovery"
+        assert _wait_for(lambda: plan_pub.matched_subscriptions >= 1 and voice_pub.matched_subscriptions >= 1
+                         and raw_plan_pub.get_subscription_count() >= 1, 30, node), "no DDS discovery"
         voice = VoiceCommand(text="walk forward two meters", confidence=0.75, speech_start=100.5, speech_end=101.25,
                              transcript_ready=101.75, source="file:test.wav")
         motion = MotionCommand(plan=Plan(actions=(Move("forward", 2.0, None), Turn("left", None))),

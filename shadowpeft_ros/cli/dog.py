@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
+import sys
 import tempfile
 import threading
 import time
@@ -93,7 +92,7 @@ def startup_arguments(args) -> dict:
 
 
 def run(args) -> int:
-    from ..node_table import NodeTableError, plan_nodes
+    from ..node_table import NodeTableError, common_parameter_names, plan_nodes
 
     given = startup_arguments(args)
     overrides = _parse_overrides(args.set)
@@ -107,6 +106,7 @@ def run(args) -> int:
         given["audio_source"] = str(wav)
     try:
         planned = plan_nodes(given)
+        common = common_parameter_names(given)
     except NodeTableError as exc:
         raise CliError(str(exc)) from None
     sim_params = next((params for spec, params in planned if spec.name == "sim"), {})
@@ -122,9 +122,15 @@ def run(args) -> int:
         raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
     if args.plot and not any(spec.name == "sim" for spec, _ in planned):
         raise CliError("--plot needs the MuJoCo simulator (--sim mujoco)")
+    local_server = None
     try:
-        report = DogSession(planned, args).run()
+        interpreter_params = next(params for spec, params in planned if spec.name == "interpreter")
+        if interpreter_params.get("offload.url") == "local":
+            local_server = _start_local_offload(interpreter_params)
+        report = DogSession(planned, args, common).run()
     finally:
+        if local_server is not None:
+            local_server.stop()
         workdir.cleanup()
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -139,23 +145,39 @@ def run(args) -> int:
     return 1 if unfinished else 0
 
 
-def _yaw_deg(q) -> float:
-    return math.degrees(math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)))
+def _start_local_offload(interpreter_params: dict):
+    """Serve the attached model on loopback for this run and point the interpreter at it."""
+    from ..interpreter import InterpreterOptions
+    from ..offload.engine import EngineOptions
+    from ..offload.local import LocalServerError, start_local_server
+
+    adapter = interpreter_params.get("adapter_path") or InterpreterOptions().adapter_path
+    print(f"[offload] starting a local server for the attached model ({adapter}) ...")
+    try:
+        server = start_local_server(EngineOptions(engine="generate", adapter=adapter,
+                                                  backbone=interpreter_params.get("backbone", "")))
+    except LocalServerError as exc:
+        raise CliError(f"--offload local: the server did not start: {exc}") from None
+    print(f"[offload] ready at {server.url}")
+    interpreter_params["offload.url"] = server.url
+    interpreter_params["offload.token"] = server.token
+    return server
 
 
 class DogSession:
     """Start the planned nodes on one executor, drive them, and record what happened."""
 
-    def __init__(self, planned, args):
+    def __init__(self, planned, args, common_names=frozenset()):
         self.planned = planned
         self.args = args
+        self.common_names = set(common_names)
         self.lock = threading.Condition()
         self.utterances = {}  # command_id -> record, in arrival order
         self.voice_state = ""
         self.odom = None
         self.posture = None
         self.trajectory = []
-        self.cmd_log = []
+        self.offload_state = None
 
     # -- recording -----------------------------------------------------------------------------
     def _record(self, command_id, **fields):
@@ -170,7 +192,7 @@ class DogSession:
     def voice_callback(self, cmd):
         rec = self._record(cmd.command_id, text=cmd.text)
         rec["_t"]["speech_end"] = cmd.speech_end or time.time()
-        if cmd.transcript_ready and cmd.speech_end:
+        if cmd.source != "text" and cmd.transcript_ready and cmd.speech_end:
             rec["latency_s"]["asr"] = round(cmd.transcript_ready - cmd.speech_end, 4)
         if cmd.source != "text":
             print(f"[speech] {cmd.text!r} (confidence {cmd.confidence:.2f}"
@@ -193,7 +215,7 @@ class DogSession:
             rec["outcome"] = outcome.outcome
             rec["reason"] = outcome.reason
             self.lock.notify_all()
-        print(f"[motion] {outcome.outcome}" + (f": {outcome.reason}" if outcome.reason else ""))
+        print(f"[outcome] {outcome.outcome}" + (f": {outcome.reason}" if outcome.reason else ""))
 
     def cmd_vel_callback(self, twist):
         now = time.time()
@@ -214,7 +236,8 @@ class DogSession:
 
     def odom_callback(self, msg):
         p = msg.pose.pose
-        self.odom = (p.position.x, p.position.y, _yaw_deg(p.orientation))
+        q = p.orientation
+        self.odom = (p.position.x, p.position.y, math.degrees(self._yaw_from_quaternion(q.w, q.x, q.y, q.z)))
         if not self.trajectory or math.dist(self.trajectory[-1][:2], self.odom[:2]) > 0.01:
             self.trajectory.append([round(v, 4) for v in self.odom])
 
@@ -230,6 +253,7 @@ class DogSession:
     def _create_nodes(self):
         import importlib
 
+        from rclpy.exceptions import ParameterException
         from rclpy.parameter import Parameter
 
         nodes = []
@@ -242,9 +266,12 @@ class DogSession:
                 raise CliError(f"the {spec.name} node is not built yet in this version ({spec.module})") from None
             overrides = [Parameter(name, value=value) for name, value in params.items()]
             print(f"[start] {spec.name}: {spec.summary}")
-            node = cls(parameter_overrides=overrides)
+            try:
+                node = cls(parameter_overrides=overrides)
+            except (ValueError, TypeError, FileNotFoundError, ParameterException) as exc:
+                raise CliError(f"the {spec.name} node could not start: {exc}") from None
             nodes.append(node)
-            undeclared = sorted(n for n in params if not node.has_parameter(n) and n != "transport")
+            undeclared = sorted(n for n in params if not node.has_parameter(n) and n not in self.common_names)
             if undeclared:
                 raise CliError(f"node {spec.name!r} has no parameters {undeclared} (check the parameter file)")
         return nodes
@@ -258,7 +285,9 @@ class DogSession:
         from .. import topics
         from ..messages import TypedPublisher, create_typed_subscription
         from ..nodes.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+        from ..nodes.motion_node import yaw_from_quaternion
 
+        self._yaw_from_quaternion = yaw_from_quaternion
         console = Node("dog_console")
         self.voice_pub = TypedPublisher(console, "VoiceCommand", topics.VOICE_COMMAND, COMMAND_QOS)
         create_typed_subscription(console, "VoiceCommand", topics.VOICE_COMMAND, self.voice_callback, COMMAND_QOS)
@@ -301,11 +330,11 @@ class DogSession:
             return
         if not any(spec.name == "speech" for spec, _ in self.planned):
             print("[idle] no --text and no speech node: running until Ctrl-C")
-            threading.Event().wait()
+            return self._run_until_shutdown()
         source = dict(next(p for s, p in self.planned if s.name == "speech")).get("source", "mic")
         if source == "mic":
             print("[listening] speak to the dog; Ctrl-C to stop")
-            threading.Event().wait()
+            return self._run_until_shutdown()
         finished = self._wait(lambda: self.voice_state.startswith("error") or (self.voice_state == "finished" and all(
             r["outcome"] in FINAL_OUTCOMES for r in self.utterances.values())), timeout)
         if self.voice_state.startswith("error"):
@@ -313,10 +342,23 @@ class DogSession:
         if not finished:
             print(f"[timeout] audio input or its commands did not end within {timeout:g} s")
 
+    @staticmethod
+    def _run_until_shutdown():
+        """Return when Ctrl-C arrives, as KeyboardInterrupt or as rclpy's own shutdown of the context."""
+        import rclpy
+
+        while rclpy.ok():
+            time.sleep(0.1)
+        raise KeyboardInterrupt
+
     def run(self) -> dict:
         import rclpy
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
+        # The simulator and the language model share this process. With Python's default 5 ms GIL
+        # switch interval, every torch op of the model waited for the physics thread to yield:
+        # measured here, one command took 117 s beside the sim-time simulator, 20 s with 0.5 ms.
+        sys.setswitchinterval(0.0005)
         rclpy.init()
         nodes = []
         executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
@@ -332,24 +374,39 @@ class DogSession:
             self._drive()
             # Let the dog finish settling so the final pose is the pose it rests in.
             time.sleep(1.0)
+            self._record_offload_state(nodes)
         except (KeyboardInterrupt, ExternalShutdownException):
             print("[shutdown] interrupted")
         finally:
+            # Stop spinning before destroying: a callback must never run on a destroyed node.
+            executor.shutdown(timeout_sec=5.0)
+            if spinner.is_alive():
+                spinner.join(timeout=5.0)
             for node in reversed(nodes):
-                executor.remove_node(node)
                 node.destroy_node()
-            executor.shutdown(timeout_sec=2.0)
             rclpy.try_shutdown()
         return self._report()
 
+    def _record_offload_state(self, nodes) -> None:
+        """Keep the interpreter's offload state (reachable, breaker, last round trip) for the report."""
+        for node in nodes:
+            if hasattr(node, "offload_status"):
+                self.offload_state = node.offload_status()
+
     @staticmethod
     def _spin(executor):
+        import rclpy
         from rclpy.executors import ExternalShutdownException
 
         try:
             executor.spin()
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
+        except Exception as exc:
+            if rclpy.ok():
+                raise
+            # A callback that raced the shutdown of the context: nothing is left to act on.
+            print(f"[shutdown] a callback ended with the context: {exc}")
 
     def _report(self) -> dict:
         utterances = []
@@ -357,9 +414,26 @@ class DogSession:
             rec = {k: v for k, v in rec.items() if not k.startswith("_")}
             utterances.append(rec)
         report = {"utterances": utterances}
+        if self.offload_state is not None:
+            report["offload"] = self.offload_state
         if self.odom is not None:
             x, y, yaw = self.odom
             report["final_pose"] = {"x": round(x, 4), "y": round(y, 4), "yaw_deg": round(yaw, 2),
                                     "posture": self.posture}
             report["trajectory"] = self.trajectory
+            report["commanded_path"] = self._commanded_path(utterances)
         return report
+
+    def _commanded_path(self, utterances) -> list:
+        """Chain the ideal paths of the plans the motion node ran, with the configured defaults."""
+        from ..motion.path import expected_path
+        from ..plan import parse_plan
+        from ..safety import limits_from_mapping
+
+        motion_params = next((params for spec, params in self.planned if spec.name == "motion"), {})
+        _, defaults = limits_from_mapping(motion_params)
+        path = [(0.0, 0.0, 0.0)]
+        for rec in utterances:
+            if rec["plan"] and rec["plan"]["actions"] and rec["outcome"] in ("done", "stopped"):
+                path += expected_path(parse_plan(rec["plan"]), defaults, start=path[-1])[1:]
+        return [[round(x, 4), round(y, 4), round(math.degrees(yaw), 2)] for x, y, yaw in path]

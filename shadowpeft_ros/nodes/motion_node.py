@@ -160,6 +160,10 @@ class MotionNode(Node):
         if command.latencies:
             stages = ", ".join(f"{k} {v:.3f} s" for k, v in command.latencies.items())
             self.get_logger().info(f"plan {command.command_id} {command.text!r}: {stages}")
+        if not command.plan.actions:
+            # An answer or a refusal: nothing to move, and it must not preempt what is running.
+            self.get_logger().info(f"plan {command.command_id} has no actions: nothing to do")
+            return
         if command.command_id in self._seen_ids:
             self.get_logger().warning(f"plan {command.command_id} ignored: this command id was already taken")
             return
@@ -238,7 +242,8 @@ class MotionNode(Node):
 
     def destroy_node(self):
         """Send a last zero twist (teleop_twist_keyboard's habit), then destroy the node."""
-        if not self._destroyed:
+        # getattr: rclpy also destroys a node whose __init__ failed half-way, at shutdown.
+        if not getattr(self, "_destroyed", True):
             self._destroyed = True
             try:
                 self._publish_twist((0.0, 0.0, 0.0))

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Type, TypeVar
+from typing import Any, Iterable, Type, TypeVar
 
 from rcl_interfaces.msg import ParameterDescriptor
 
 T = TypeVar("T")
 
 
-def declare_options(node, options_cls: Type[T], prefix: str = "", **overrides: Any) -> T:
+def declare_options(node, options_cls: Type[T], prefix: str = "", exclude: Iterable[str] = (), **overrides: Any) -> T:
     """Declare one ROS parameter per field of ``options_cls`` and build the options from their values.
 
     Defaults and help text come from the dataclass, so ``ros2 param describe`` shows the same
     documentation as ``--help``. A wrong type or value in the parameter file raises here, at start-up.
+    Fields named in ``exclude`` are not declared: they keep their ``overrides`` value or default.
     """
     hints = typing.get_type_hints(options_cls)
     values = {}
     for f in dataclasses.fields(options_cls):
         if not f.init:
+            continue
+        if f.name in exclude:
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
             continue
         default = overrides.get(f.name, f.default)
         if default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
@@ -28,12 +33,18 @@ def declare_options(node, options_cls: Type[T], prefix: str = "", **overrides: A
         if isinstance(default, tuple):
             default = list(default)
         name = f"{prefix}{f.name}"
-        descriptor = ParameterDescriptor(description=f.metadata.get("help", ""))
+        # A float parameter also takes an integer ("deadline_s: 2" in YAML, or --set x=2).
+        is_float = isinstance(default, float)
+        descriptor = ParameterDescriptor(description=f.metadata.get("help", ""), dynamic_typing=is_float)
         if default is None or default is dataclasses.MISSING:
             # A parameter without a typed default must still have a type: strings are the only
             # optional values the options use (a path or URL that may be empty).
             default = ""
         value = node.declare_parameter(name, default, descriptor).value
+        if is_float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"parameter {name} must be a number, got {value!r}")
+            value = float(value)
         if hints.get(f.name) in (typing.Optional[str],) and value == "":
             value = None
         if isinstance(value, list) and isinstance(f.default, tuple):

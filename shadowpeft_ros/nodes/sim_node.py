@@ -234,9 +234,12 @@ class SimNode(Node):
 
     def destroy_node(self):
         """Stop the physics thread before the node goes."""
-        self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=2.0)
+        # getattr: rclpy also destroys a node whose __init__ failed half-way, at shutdown.
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            self._stop.set()
+            if thread.is_alive() and threading.current_thread() is not thread:
+                thread.join(timeout=2.0)
         return super().destroy_node()
 
 

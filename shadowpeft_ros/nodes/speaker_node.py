@@ -47,7 +47,9 @@ class SpeakerNode(Node):
             self.get_logger().info(f"confirming {outcome.outcome}: {sentence!r}")
 
     def destroy_node(self):
-        self.speaker.close()
+        # getattr: rclpy also destroys a node whose __init__ failed half-way, at shutdown.
+        if getattr(self, "speaker", None) is not None:
+            self.speaker.close()
         return super().destroy_node()
 
 

@@ -87,10 +87,10 @@ class SpeechNode(Node):
                  f"(warm-up {backend.warmup_s:.2f} s); audio from {source.label} at {source.sample_rate} Hz")
         if source.finite:
             deadline = time.monotonic() + self.wait_for_subscriber_s
-            while self.count_subscribers(self._command_topic) == 0 and time.monotonic() < deadline:
+            while not self._command_pub.all_subscribers_matched(self) and time.monotonic() < deadline:
                 if self._closing.wait(0.05):
                     return
-            if self.count_subscribers(self._command_topic) == 0:
+            if not self._command_pub.all_subscribers_matched(self):
                 log.warning(f"nobody subscribes to {self._command_topic}; playing {source.label} anyway")
         if self._closing.is_set():
             return
@@ -141,6 +141,9 @@ class SpeechNode(Node):
         return response
 
     def destroy_node(self):
+        if not hasattr(self, "_startup"):
+            # rclpy also destroys a node whose __init__ failed half-way, at shutdown: nothing was started.
+            return super().destroy_node()
         self._closing.set()
         stopped = None
         deadline = time.monotonic() + 30

@@ -1,0 +1,367 @@
+"""Scoring of interpreter outputs against expected plans, and of final poses against dead reckoning (pure functions).
+
+Plan equality is route-insensitive and compares what the robot would do: nulls are filled
+from ``MotionDefaults`` first (so "turn left" equals "turn left 90"), numbers match within a
+relative tolerance (5 % by default), and a half or full turn matches in either direction
+(it ends at the same heading). For plans without actions the words of ``say`` are not
+compared: an answer or a refusal counts when something was said and nothing moved.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ..plan import Move, Plan, Posture, Trick, Turn
+from ..safety import MotionDefaults, resolve_defaults
+
+REL_TOL = 0.05
+NUMERIC_SLOTS = {"move": ("distance_m", "speed_mps"), "turn": ("angle_deg",), "wait": ("duration_s",)}
+CHOICE_SLOTS = {"move": ("direction",), "turn": ("direction",), "posture": ("name",), "trick": ("name",)}
+# Turns by these angles end at the same heading whichever way they go.
+DIRECTION_FREE_ANGLES = (180.0, 360.0, 540.0, 720.0)
+NO_ACTION = "(none)"
+
+
+def numbers_close(a: Optional[float], b: Optional[float], rel_tol: float = REL_TOL) -> bool:
+    """Return True when two slot values agree: both null, or within ``rel_tol`` of the expected value ``b``."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= rel_tol * abs(b) + 1e-9
+
+
+def _direction_free(action) -> bool:
+    return isinstance(action, Turn) and action.angle_deg is not None and any(
+        numbers_close(action.angle_deg, angle) for angle in DIRECTION_FREE_ANGLES)
+
+
+def slot_matches(predicted, expected, rel_tol: float = REL_TOL) -> Tuple[int, int]:
+    """Return (slots right, slots expected) of one predicted action against one resolved expected action."""
+    kind = expected.type
+    names = CHOICE_SLOTS.get(kind, ()) + NUMERIC_SLOTS.get(kind, ())
+    if predicted is None or predicted.type != kind:
+        return 0, len(names)
+    right = 0
+    for name in CHOICE_SLOTS.get(kind, ()):
+        same = getattr(predicted, name) == getattr(expected, name)
+        if name == "direction" and _direction_free(expected) and _direction_free(predicted):
+            same = True
+        right += same
+    for name in NUMERIC_SLOTS.get(kind, ()):
+        right += numbers_close(getattr(predicted, name), getattr(expected, name), rel_tol)
+    return right, len(names)
+
+
+def plans_equal(predicted: Optional[Plan], expected: Plan, defaults: MotionDefaults = MotionDefaults(),
+                rel_tol: float = REL_TOL) -> bool:
+    """Return True when the predicted plan does what the expected plan does (route ignored)."""
+    if predicted is None:
+        return False
+    if not expected.actions:
+        return not predicted.actions and bool(predicted.say.strip()) == bool(expected.say.strip())
+    pred = resolve_defaults(predicted, defaults).actions
+    exp = resolve_defaults(expected, defaults).actions
+    if len(pred) != len(exp):
+        return False
+    for p, e in zip(pred, exp):
+        right, total = slot_matches(p, e, rel_tol)
+        if p.type != e.type or right != total:
+            return False
+    return True
+
+
+def action_types(plan: Optional[Plan]) -> Tuple[str, ...]:
+    """Return the sequence of action types of a plan (empty for None)."""
+    return tuple(a.type for a in plan.actions) if plan is not None else ()
+
+
+def action_labels(plan: Optional[Plan]) -> List[str]:
+    """Return one label per action for the confusion matrix: the type, with the name of postures and tricks."""
+    if plan is None:
+        return []
+    return [f"{a.type}:{a.name}" if isinstance(a, (Posture, Trick)) else a.type for a in plan.actions]
+
+
+def confusion_pairs(predicted: Optional[Plan], expected: Plan) -> List[Tuple[str, str]]:
+    """Return (expected label, predicted label) pairs aligned by position; missing or extra actions pair with "(none)"."""
+    exp, pred = action_labels(expected), action_labels(predicted)
+    width = max(len(exp), len(pred))
+    exp += [NO_ACTION] * (width - len(exp))
+    pred += [NO_ACTION] * (width - len(pred))
+    pairs = list(zip(exp, pred))
+    if not pairs:
+        pairs = [(NO_ACTION, NO_ACTION)]
+    return pairs
+
+
+def slot_counts(predicted: Optional[Plan], expected: Plan, defaults: MotionDefaults = MotionDefaults(),
+                rel_tol: float = REL_TOL) -> Tuple[int, int]:
+    """Return (slots right, slots expected) over a whole plan, actions aligned by position."""
+    exp = resolve_defaults(expected, defaults).actions
+    pred = resolve_defaults(predicted, defaults).actions if predicted is not None else ()
+    right = total = 0
+    for i, e in enumerate(exp):
+        r, t = slot_matches(pred[i] if i < len(pred) else None, e, rel_tol)
+        right += r
+        total += t
+    return right, total
+
+
+def out_of_scope_handled(final: Optional[Plan], escalated: bool) -> bool:
+    """Return True when an out-of-scope request moved nothing and was answered in ``say`` or handed on."""
+    if final is None:
+        return False
+    return not final.actions and (bool(final.say.strip()) or final.is_escalation or escalated)
+
+
+def percentile(values: Iterable[Optional[float]], q: float) -> Optional[float]:
+    """Return the q-th percentile (linear interpolation) of the non-null values, or None when there are none."""
+    data = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not data:
+        return None
+    if len(data) == 1:
+        return data[0]
+    rank = (len(data) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (rank - low)
+
+
+_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+
+
+def _numbers_to_digits(words: List[str]) -> List[str]:
+    """Replace runs of English number words (up to 999, "a hundred and twenty") with digits."""
+    out: List[str] = []
+    i = 0
+    while i < len(words):
+        j, value, seen = i, 0, False
+        if words[j] == "a" and j + 1 < len(words) and words[j + 1] == "hundred":
+            j, value, seen = j + 1, 1, True
+        while j < len(words):
+            w = words[j]
+            if w in _UNITS and (value % 10 == 0 or not seen) and not (seen and value % 100 and w in ("ten",)):
+                value, seen = value + _UNITS[w], True
+            elif w in _TENS and value % 100 == 0:
+                value, seen = value + _TENS[w], True
+            elif w == "hundred" and seen and value < 10:
+                value *= 100
+            elif w == "and" and seen and value % 100 == 0 and value >= 100 and j + 1 < len(words) and (
+                    words[j + 1] in _UNITS or words[j + 1] in _TENS):
+                pass
+            else:
+                break
+            j += 1
+        if seen and j > i:
+            out.append(str(value))
+            i = j
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def normalise_transcript(text: str) -> str:
+    """Lower-case a transcript, keep words and numbers, and write numbers as digits ("forty five" -> "45").
+
+    Whisper writes "45" where a speaker said "forty five"; without this, the same words would
+    count as two errors and the word error rate would measure spelling conventions.
+    """
+    text = text.lower().replace("-", " ")
+    words = re.findall(r"[a-z0-9']+(?:\.[0-9]+)?", text)
+    return " ".join(_numbers_to_digits(words))
+
+
+def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> Optional[float]:
+    """Return the corpus word error rate (jiwer) of normalised transcripts, or None without references."""
+    import jiwer
+
+    pairs = [(normalise_transcript(r), normalise_transcript(h)) for r, h in zip(references, hypotheses)
+             if normalise_transcript(r)]
+    if not pairs:
+        return None
+    refs, hyps = zip(*pairs)
+    return float(jiwer.wer(list(refs), list(hyps)))
+
+
+# --------------------------------------------------------------------------------------------------- poses
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A planar pose in the frame the dog started in: x forward, y left, yaw counter-clockwise in degrees."""
+
+    x: float = 0.0
+    y: float = 0.0
+    yaw_deg: float = 0.0
+    posture: str = "stand"
+
+
+@dataclass(frozen=True)
+class PoseTolerance:
+    """How close the simulated final pose must come to the dead-reckoned one for a task to count as done."""
+
+    position_abs_m: float = field(default=0.10, metadata={"help": "Position error always allowed, m."})
+    position_rel: float = field(default=0.10, metadata={"help": "Extra position error per metre walked."})
+    heading_abs_deg: float = field(default=5.0, metadata={"help": "Heading error always allowed, degrees."})
+    heading_rel: float = field(default=0.05, metadata={"help": "Extra heading error per degree turned."})
+    heading_per_m_deg: float = field(default=2.0, metadata={"help": "Extra heading error per metre walked (gait drift)."})
+
+    def __post_init__(self):
+        for name in ("position_abs_m", "position_rel", "heading_abs_deg", "heading_rel", "heading_per_m_deg"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"PoseTolerance.{name} must be a number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DeadReckoning:
+    """The pose a plan should end in, and how much walking and turning it takes to get there."""
+
+    pose: Pose
+    walked_m: float
+    turned_deg: float
+    # A spin trick turns "about once": its end heading is not commanded, so what follows it is not predictable.
+    heading_known: bool = True
+    position_known: bool = True
+
+
+# Unit vectors (forward, left) of the move directions in the body frame.
+_MOVE_AXES = {"forward": (1.0, 0.0), "backward": (-1.0, 0.0), "left": (0.0, 1.0), "right": (0.0, -1.0)}
+# A spin is about one turn on the spot (sim/gait.py), not a commanded angle; other tricks keep the heading.
+_FREE_HEADING_TRICKS = ("spin",)
+
+
+def dead_reckon(plan: Plan, defaults: MotionDefaults = MotionDefaults(), start: Pose = Pose()) -> DeadReckoning:
+    """Return the final pose of a plan executed perfectly from ``start``, with nulls filled from ``defaults``.
+
+    After a spin the heading is unknown, and so is the position of any move that follows.
+    Walking needs the dog on its feet, so a move, turn or trick after "sit" or "lie_down" leaves it
+    standing; the final posture is the last posture action only when nothing moved after it.
+    """
+    x, y, yaw, posture = start.x, start.y, start.yaw_deg, start.posture
+    walked = turned = 0.0
+    heading_known = position_known = True
+    for action in resolve_defaults(plan, defaults).actions:
+        if isinstance(action, Move):
+            position_known = position_known and heading_known
+            fx, fy = _MOVE_AXES[action.direction]
+            heading = math.radians(yaw)
+            x += action.distance_m * (fx * math.cos(heading) - fy * math.sin(heading))
+            y += action.distance_m * (fx * math.sin(heading) + fy * math.cos(heading))
+            walked += action.distance_m
+            posture = "stand"
+        elif isinstance(action, Turn):
+            yaw += action.angle_deg if action.direction == "left" else -action.angle_deg
+            turned += action.angle_deg
+            posture = "stand"
+        elif isinstance(action, Trick):
+            heading_known = heading_known and action.name not in _FREE_HEADING_TRICKS
+            posture = "stand"
+        elif isinstance(action, Posture):
+            posture = action.name
+    return DeadReckoning(Pose(x, y, yaw, posture), walked, turned, heading_known, position_known)
+
+
+def wrap_deg(angle: float) -> float:
+    """Wrap an angle to (-180, 180] degrees."""
+    wrapped = math.fmod(angle + 180.0, 360.0)
+    if wrapped <= 0:
+        wrapped += 360.0
+    return wrapped - 180.0
+
+
+def relative_pose(start: Pose, end: Pose) -> Pose:
+    """Express ``end`` in the frame of ``start`` (so each case is scored from where it began)."""
+    heading = math.radians(start.yaw_deg)
+    dx, dy = end.x - start.x, end.y - start.y
+    return Pose(dx * math.cos(heading) + dy * math.sin(heading), -dx * math.sin(heading) + dy * math.cos(heading),
+                wrap_deg(end.yaw_deg - start.yaw_deg), end.posture)
+
+
+@dataclass(frozen=True)
+class PoseScore:
+    """Errors of an achieved pose against the dead-reckoned one, the allowed errors, and the verdict."""
+
+    position_error_m: float
+    heading_error_deg: float
+    posture_ok: bool
+    position_allowed_m: float
+    heading_allowed_deg: float
+
+    @property
+    def success(self) -> bool:
+        return (self.position_error_m <= self.position_allowed_m and self.heading_error_deg <= self.heading_allowed_deg
+                and self.posture_ok)
+
+    def to_dict(self) -> dict:
+        return {"position_error_m": round(self.position_error_m, 4), "heading_error_deg": round(self.heading_error_deg, 2),
+                "posture_ok": self.posture_ok, "position_allowed_m": round(self.position_allowed_m, 4),
+                "heading_allowed_deg": round(self.heading_allowed_deg, 2), "success": self.success}
+
+
+def score_pose(achieved: Pose, expected: DeadReckoning, tolerance: PoseTolerance = PoseTolerance()) -> PoseScore:
+    """Score an achieved final pose (relative to the case's start) against the dead-reckoned expectation."""
+    target = expected.pose
+    position_error = math.hypot(achieved.x - target.x, achieved.y - target.y)
+    heading_error = abs(wrap_deg(achieved.yaw_deg - target.yaw_deg))
+    allowed_position = tolerance.position_abs_m + tolerance.position_rel * expected.walked_m
+    allowed_heading = (tolerance.heading_abs_deg + tolerance.heading_rel * expected.turned_deg
+                       + tolerance.heading_per_m_deg * expected.walked_m)
+    posture_ok = achieved.posture == target.posture
+    # What the plan does not determine is not scored (see DeadReckoning).
+    if not expected.position_known:
+        position_error = 0.0
+    if not expected.heading_known:
+        heading_error = 0.0
+    return PoseScore(position_error, heading_error, posture_ok, allowed_position, allowed_heading)
+
+
+# ------------------------------------------------------------------------------------------------ summary
+
+
+def mean(flags: Iterable[Optional[bool]]) -> Optional[float]:
+    """Return the share of True among the non-null flags, or None when there are none."""
+    values = [bool(f) for f in flags if f is not None]
+    return sum(values) / len(values) if values else None
+
+
+def summarise(records: Sequence[dict], audio_given: bool, sim: bool) -> Dict[str, Optional[float]]:
+    """Aggregate per-case records of one configuration into the summary metrics of results.json.
+
+    Records with an ``error`` (a case that could not run) are counted in ``cases_failed`` and
+    left out of every rate, so a broken case file never looks like a wrong model.
+    """
+    ok = [r for r in records if not r.get("error")]
+    scored = [r for r in ok if r.get("scores")]
+    slots_right = sum(r["scores"]["slots_right"] for r in scored)
+    slots_total = sum(r["scores"]["slots_total"] for r in scored)
+    oos = [r for r in scored if r.get("out_of_scope")]
+    refusals = [r for r in scored if r["scores"].get("kind") == "refusal"]
+    latencies = {stage: [r.get("latency_s", {}).get(stage) for r in ok] for stage in
+                 ("asr", "interpreter", "first_cmd_vel", "e2e")}
+    summary: Dict[str, Optional[float]] = {
+        "cases": len(records),
+        "cases_failed": len(records) - len(ok),
+        "exact_plan_accuracy": mean(r["scores"]["exact"] for r in scored),
+        "action_type_accuracy": mean(r["scores"]["action_types"] for r in scored),
+        "slot_accuracy": slots_right / slots_total if slots_total else None,
+        "out_of_scope_handled": mean(r["scores"]["out_of_scope_handled"] for r in oos),
+        "refusals_held": mean(r["scores"]["moved_nothing"] for r in refusals),
+        "escalation_rate": mean(r.get("escalated") for r in scored) if any(
+            r.get("escalated") is not None for r in scored) else None,
+        "invalid_output_rate": mean(r.get("final_plan") is None for r in scored),
+    }
+    for stage, values in latencies.items():
+        summary[f"latency_{stage}_p50_s"] = percentile(values, 50)
+        summary[f"latency_{stage}_p95_s"] = percentile(values, 95)
+    if audio_given:
+        spoken = [r for r in ok if r.get("audio") and r.get("reference_text") is not None]
+        summary["wer"] = word_error_rate([r["reference_text"] for r in spoken], [r.get("transcript") or "" for r in spoken])
+    if sim:
+        summary["task_success"] = mean(r["sim"]["success"] for r in ok if r.get("sim") and "success" in r["sim"])
+    return summary

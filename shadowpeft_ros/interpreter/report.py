@@ -1,0 +1,237 @@
+"""Dev-set report: ShadowPEFT attached, ShadowPEFT detached, LoRA and DoRA on held-out phrasings.
+
+Run ``python -m shadowpeft_ros.interpreter.report --help``. Metrics, per system:
+
+- ``valid``: output parsed as a v1 plan.
+- ``exact``: plan equal to the target (actions with numbers within 1e-3, and ``say``), over all examples.
+- ``command_exact`` / ``action_type`` / ``slot``: over in-scope commands only; action types in
+  order, and the share of target slots (direction, name, each number) reproduced at the
+  right position.
+- ``oos_escalate`` (detached): out-of-scope questions answered with ``[REMOTE]``;
+  ``false_escalate``: in-scope commands wrongly escalated.
+- ``oos_answer`` (attached): out-of-scope questions answered in ``say`` with no actions;
+  ``oos_answer_exact``: the answer text is the reference answer.
+- ``refusal``: unsafe requests answered with no actions and a ``say``.
+- ``latency_s``: mean wall time of one plan (generation + parsing), on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from ..plan import Plan
+from .compact import parse_compact
+from .data import Example, generate
+from .engine import EngineResult, PlanEngine
+
+logger = logging.getLogger("shadowpeft_ros")
+
+TOLERANCE = 1e-3
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= TOLERANCE
+    return a == b
+
+
+def _slots(action) -> Dict[str, object]:
+    return {f.name: getattr(action, f.name) for f in fields(action)}
+
+
+def plans_equal(got: Optional[Plan], want: Plan) -> bool:
+    """Return whether two plans have the same actions (numbers within tolerance) and the same say."""
+    if got is None or len(got.actions) != len(want.actions) or got.say.strip() != want.say.strip():
+        return False
+    return all(slot_matches(g, w) == len(_slots(w)) for g, w in zip(got.actions, want.actions))
+
+
+def slot_matches(got, want) -> int:
+    """Return how many of the target action's slots (type included) the predicted action reproduces."""
+    if got is None:
+        return 0
+    got_slots, want_slots = _slots(got), _slots(want)
+    return sum(1 for k, v in want_slots.items() if k in got_slots and _same_value(got_slots[k], v))
+
+
+def score(examples: Sequence[Example], results: Sequence[EngineResult], detached: bool) -> dict:
+    """Return the report metrics of one system's results against the examples' targets."""
+    counts = {k: 0 for k in ("valid", "exact", "commands", "command_exact", "action_type", "slots", "slots_right",
+                             "oos", "oos_escalate", "oos_answer", "oos_answer_exact", "refusals", "refusal",
+                             "false_escalate")}
+    for ex, res in zip(examples, results):
+        want = parse_compact(ex.detached if detached else ex.attached)
+        got = res.plan
+        counts["valid"] += got is not None
+        counts["exact"] += plans_equal(got, want)
+        if ex.kind in ("command", "multi"):
+            counts["commands"] += 1
+            counts["command_exact"] += plans_equal(got, want)
+            counts["false_escalate"] += bool(got is not None and got.is_escalation)
+            got_actions = got.actions if got is not None else ()
+            counts["action_type"] += [a.type for a in got_actions] == [a.type for a in want.actions]
+            for i, w in enumerate(want.actions):
+                counts["slots"] += len(_slots(w))
+                counts["slots_right"] += slot_matches(got_actions[i] if i < len(got_actions) else None, w)
+        elif ex.kind == "out_of_scope":
+            counts["oos"] += 1
+            counts["oos_escalate"] += bool(got is not None and got.is_escalation)
+            answered = got is not None and not got.actions and bool(got.say)
+            counts["oos_answer"] += answered
+            reference = parse_compact(ex.attached).say
+            counts["oos_answer_exact"] += bool(answered and got.say.strip() == reference)
+        else:
+            counts["refusals"] += 1
+            counts["refusal"] += bool(got is not None and not got.actions and got.say)
+    n = max(len(examples), 1)
+
+    def share(k, d):
+        return counts[k] / counts[d] if counts[d] else None
+
+    return {
+        "n": len(examples),
+        "valid": counts["valid"] / n,
+        "exact": counts["exact"] / n,
+        "command_exact": share("command_exact", "commands"),
+        "action_type": share("action_type", "commands"),
+        "slot": share("slots_right", "slots"),
+        "false_escalate": share("false_escalate", "commands"),
+        "oos_escalate": share("oos_escalate", "oos"),
+        "oos_answer": share("oos_answer", "oos"),
+        "oos_answer_exact": share("oos_answer_exact", "oos"),
+        "refusal": share("refusal", "refusals"),
+        "latency_s": statistics.mean(r.latency_s for r in results) if results else None,
+    }
+
+
+def run_engine(engine: PlanEngine, examples: Sequence[Example], label: str, progress: bool = True) -> List[EngineResult]:
+    """Run an engine over the examples, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    return [engine.plan(ex.text, str(i)) for i, ex in enumerate(tqdm(examples, desc=label, disable=not progress))]
+
+
+def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], threshold: float) -> List[EngineResult]:
+    """Replay the interpreter's auto policy on recorded detached and attached results (latencies add up)."""
+    out = []
+    for d, a in zip(local, remote):
+        if d.plan is not None and not d.plan.is_escalation and d.confidence >= threshold:
+            out.append(d)
+        else:
+            out.append(EngineResult(a.plan, a.raw_text, a.confidence, d.latency_s + a.latency_s, a.engine, a.error,
+                                    a.new_tokens))
+    return out
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+COLUMNS = ("trainable_params", "model_params", "valid", "exact", "command_exact", "action_type", "slot", "false_escalate",
+           "oos_escalate", "oos_answer", "oos_answer_exact", "refusal", "escalated", "latency_s")
+
+
+def markdown_table(rows: Dict[str, dict]) -> str:
+    """Return the report as a markdown table, one row per system."""
+    lines = ["| system | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c)) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Evaluate the trained adapters on the dev split and print/write the report."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="python -m shadowpeft_ros.interpreter.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--adapters", default="models/adapters", help="Directory with shadow/, lora/, dora/.")
+    parser.add_argument("--detached", default="out/detached/shadow", help="Detached export (made if missing).")
+    parser.add_argument("--n", type=int, default=100, help="Dev examples.")
+    parser.add_argument("--seed", type=int, default=1, help="Dev data seed (training used the dev split of seed 0 "
+                                                            "for its loss only).")
+    parser.add_argument("--systems", default="shadow-detached,shadow-attached,lora,dora",
+                        help="Comma-separated systems to evaluate.")
+    parser.add_argument("--out", default="models/adapters/dev_report.json", help="Where to write the JSON report.")
+    parser.add_argument("--threshold", type=float, default=0.7, help="Auto-policy confidence threshold.")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default).")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="Combine reports written by separate runs (e.g. one per system) into --out; no models run.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.merge:
+        parts = [json.loads(Path(p).read_text()) for p in args.merge]
+        rows = {name: row for part in parts for name, row in part["systems"].items()}
+        Path(args.out).write_text(json.dumps({"n": parts[0]["n"], "seed": parts[0]["seed"], "systems": rows}, indent=2)
+                                  + "\n")
+        print(markdown_table(rows))
+        return 0
+
+    import torch
+
+    from .engine import AttachedEngine, DetachedEngine
+    from .export import export_detached
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    examples = generate("dev", args.n, args.seed)
+    adapters = Path(args.adapters)
+    rows: Dict[str, dict] = {}
+    collected: Dict[str, List[EngineResult]] = {}
+    for system in args.systems.split(","):
+        method = system.split("-")[0]
+        metrics_file = adapters / method / "metrics.json"
+        trainable = json.loads(metrics_file.read_text())["trainable_params"] if metrics_file.is_file() else None
+        if system == "shadow-detached":
+            if not (Path(args.detached) / "shadow_export.json").is_file():
+                export_detached(str(adapters / "shadow"), args.detached)
+            engine = DetachedEngine.from_export(args.detached)
+        else:
+            engine = AttachedEngine.from_adapter(str(adapters / method))
+        started = time.perf_counter()
+        results = run_engine(engine, examples, system)
+        row = score(examples, results, detached=system == "shadow-detached")
+        row["trainable_params"] = trainable
+        row["model_params"] = sum(p.numel() for p in engine.model.parameters())
+        row["wall_s"] = time.perf_counter() - started
+        rows[system] = row
+        rows[system]["samples"] = [
+            {"text": ex.text, "target": ex.detached if system == "shadow-detached" else ex.attached,
+             "output": r.raw_text, "confidence": round(r.confidence, 3)}
+            for ex, r in list(zip(examples, results))[:12]
+        ]
+        print(system, json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+        collected[system] = results
+        del engine
+    if "shadow-detached" in collected and "shadow-attached" in collected:
+        auto = auto_results(collected["shadow-detached"], collected["shadow-attached"], args.threshold)
+        rows["shadow-auto"] = score(examples, auto, detached=False)
+        rows["shadow-auto"]["trainable_params"] = rows["shadow-attached"]["trainable_params"]
+        rows["shadow-auto"]["escalated"] = sum(r.engine == "attached" for r in auto) / max(len(auto), 1)
+        print("shadow-auto", json.dumps(rows["shadow-auto"]), flush=True)
+        sweep = {}
+        for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+            replay = auto_results(collected["shadow-detached"], collected["shadow-attached"], threshold)
+            sweep[threshold] = {"exact": score(examples, replay, detached=False)["exact"],
+                                "escalated": sum(r.engine == "attached" for r in replay) / max(len(replay), 1),
+                                "latency_s": statistics.mean(r.latency_s for r in replay)}
+        rows["shadow-auto"]["threshold_sweep"] = sweep
+        print("auto threshold sweep", json.dumps(sweep), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"n": args.n, "seed": args.seed, "systems": rows}, indent=2) + "\n")
+    print(markdown_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

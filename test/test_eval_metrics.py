@@ -1,0 +1,159 @@
+"""Scoring functions of the evaluation: plan equality, slots, out of scope, percentiles, WER, dead reckoning."""
+
+
+import pytest
+
+from shadowpeft_ros.evaluation import metrics as m
+from shadowpeft_ros.plan import Move, Plan, Posture, Stop, Trick, Turn, Wait, parse_plan
+
+
+def plan(*actions, say="", route="local"):
+    return Plan(route=route, actions=tuple(actions), say=say)
+
+
+def test_plans_equal_ignores_route_and_accepts_numbers_within_five_percent():
+    expected = plan(Move("forward", 2.0), Turn("left", 90.0))
+    assert m.plans_equal(plan(Move("forward", 2.09), Turn("left", 86.0), route="remote"), expected)
+    assert not m.plans_equal(plan(Move("forward", 2.11), Turn("left", 90.0)), expected)
+    assert not m.plans_equal(plan(Move("backward", 2.0), Turn("left", 90.0)), expected)
+    assert not m.plans_equal(plan(Turn("left", 90.0), Move("forward", 2.0)), expected)  # order matters
+    assert not m.plans_equal(plan(Move("forward", 2.0)), expected)
+    assert not m.plans_equal(None, expected)
+
+
+def test_unsaid_values_compare_as_their_defaults():
+    assert m.plans_equal(plan(Turn("left", 90.0)), plan(Turn("left", None)))
+    assert m.plans_equal(plan(Move("forward", None, 0.3)), plan(Move("forward", 1.0, None)))
+    assert not m.plans_equal(plan(Turn("left", 45.0)), plan(Turn("left", None)))
+
+
+def test_half_turns_match_in_either_direction_but_quarter_turns_do_not():
+    assert m.plans_equal(plan(Turn("right", 180.0)), plan(Turn("left", 180.0)))
+    assert not m.plans_equal(plan(Turn("right", 90.0)), plan(Turn("left", 90.0)))
+
+
+def test_plans_without_actions_count_when_something_was_said():
+    refusal = plan(say="Sorry, I can't do that safely.")
+    assert m.plans_equal(plan(say="No way."), refusal)
+    assert not m.plans_equal(plan(), refusal)
+    assert not m.plans_equal(plan(Move("forward", 1.0), say="ok"), refusal)
+
+
+def test_slot_counts_align_by_position_and_charge_missing_actions():
+    expected = plan(Move("forward", 1.0), Turn("left", 45.0), Posture("sit"))
+    predicted = plan(Move("forward", 1.0, 0.45), Turn("right", 45.0))
+    right, total = m.slot_counts(predicted, expected)
+    # move: direction, distance right, speed wrong (0.45 vs default 0.3); turn: angle right, direction wrong; sit missing
+    assert (right, total) == (2 + 1 + 0, 3 + 2 + 1)
+    assert m.slot_counts(None, expected) == (0, 6)
+    assert m.slot_counts(plan(Stop()), plan(Stop())) == (0, 0)
+
+
+def test_confusion_pairs_mark_missing_and_extra_actions():
+    expected = plan(Move("forward", 1.0), Posture("sit"))
+    assert m.confusion_pairs(plan(Move("forward", 1.0)), expected) == [("move", "move"), ("posture:sit", m.NO_ACTION)]
+    assert m.confusion_pairs(plan(Trick("wave"), Stop(), Wait(1.0)), plan(Trick("wave"))) == [
+        ("trick:wave", "trick:wave"), (m.NO_ACTION, "stop"), (m.NO_ACTION, "wait")]
+    assert m.confusion_pairs(None, plan(say="hi")) == [(m.NO_ACTION, m.NO_ACTION)]
+
+
+def test_out_of_scope_is_handled_by_an_answer_or_an_escalation_but_never_by_moving():
+    assert m.out_of_scope_handled(plan(say="Seven."), escalated=False)
+    assert m.out_of_scope_handled(Plan.escalation(), escalated=True)
+    assert not m.out_of_scope_handled(plan(Move("forward", 1.0), say="Seven."), escalated=False)
+    assert not m.out_of_scope_handled(plan(), escalated=False)
+    assert not m.out_of_scope_handled(None, escalated=False)
+
+
+def test_percentile_interpolates_and_skips_missing_values():
+    assert m.percentile([1.0, 2.0, 3.0, 4.0, None], 50) == pytest.approx(2.5)
+    assert m.percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
+    assert m.percentile([None, float("nan")], 50) is None
+    assert m.percentile([0.7], 95) == 0.7
+
+
+def test_word_error_rate_reads_number_words_as_digits():
+    assert m.normalise_transcript("Twist left by a hundred and twenty degrees!") == "twist left by 120 degrees"
+    assert m.word_error_rate(["Veer left forty five degrees."], ["Veer left 45 degrees"]) == 0.0
+    assert m.word_error_rate(["Veer left forty five degrees."], ["We are left 45 degrees."]) == pytest.approx(2 / 4)
+    assert m.word_error_rate([], []) is None
+
+
+def test_dead_reckoning_follows_the_plan_in_the_body_frame():
+    reckoned = m.dead_reckon(parse_plan({"route": "local", "say": "", "actions": [
+        {"type": "move", "direction": "forward", "distance_m": 1.5, "speed_mps": None},
+        {"type": "turn", "direction": "right", "angle_deg": 90},
+        {"type": "move", "direction": "forward", "distance_m": 1.5, "speed_mps": None},
+        {"type": "move", "direction": "left", "distance_m": None, "speed_mps": None},
+        {"type": "posture", "name": "sit"}]}))
+    assert reckoned.pose.x == pytest.approx(2.5)
+    assert reckoned.pose.y == pytest.approx(-1.5)
+    assert reckoned.pose.yaw_deg == pytest.approx(-90.0)
+    assert reckoned.pose.posture == "sit"
+    assert reckoned.walked_m == pytest.approx(4.0) and reckoned.turned_deg == pytest.approx(90.0)
+
+
+def test_moving_after_sitting_ends_standing_and_spin_leaves_the_heading_unscored():
+    assert m.dead_reckon(plan(Posture("sit"), Move("forward", 1.0))).pose.posture == "stand"
+    spun = m.dead_reckon(plan(Trick("spin")))
+    assert not spun.heading_known and spun.position_known
+    score = m.score_pose(m.Pose(0.02, 0.01, 48.0, "stand"), spun)
+    assert score.success and score.heading_error_deg == 0.0
+    after = m.dead_reckon(plan(Trick("spin"), Move("forward", 1.0)))
+    assert not after.position_known
+
+
+def test_score_pose_tolerances_grow_with_the_distance_walked():
+    expected = m.dead_reckon(plan(Move("forward", 3.0)))
+    assert m.score_pose(m.Pose(2.65, 0.1, 3.0), expected).success  # 0.36 m off, 0.10 + 0.30 allowed
+    assert not m.score_pose(m.Pose(2.5, 0.0, 0.0), expected).success
+    assert not m.score_pose(m.Pose(3.0, 0.0, 12.0), expected).success  # 5 + 2 * 3 = 11 deg allowed
+    assert not m.score_pose(m.Pose(3.0, 0.0, 0.0, "sit"), expected).success
+
+
+def test_relative_pose_is_expressed_in_the_start_frame():
+    start = m.Pose(1.0, 1.0, 90.0)
+    end = m.Pose(1.0, 2.0, 180.0, "sit")
+    rel = m.relative_pose(start, end)
+    assert (rel.x, rel.y, rel.yaw_deg, rel.posture) == (pytest.approx(1.0), pytest.approx(0.0), pytest.approx(90.0), "sit")
+    assert m.wrap_deg(350.0) == pytest.approx(-10.0) and m.wrap_deg(-180.0) == pytest.approx(180.0)
+
+
+def test_pose_tolerance_rejects_negative_values():
+    with pytest.raises(ValueError, match="heading_abs_deg"):
+        m.PoseTolerance(heading_abs_deg=-1.0)
+
+
+def test_summarise_leaves_cases_with_errors_out_of_every_rate():
+    ok = {"scores": {"exact": True, "action_types": True, "slots_right": 2, "slots_total": 2, "kind": "command",
+                     "out_of_scope_handled": None, "moved_nothing": False},
+          "final_plan": {}, "escalated": False, "latency_s": {"e2e": 1.0, "interpreter": 1.0}}
+    wrong = {"scores": {"exact": False, "action_types": False, "slots_right": 0, "slots_total": 3, "kind": "out_of_scope",
+                        "out_of_scope_handled": False, "moved_nothing": False},
+             "out_of_scope": True, "final_plan": None, "escalated": True, "latency_s": {"e2e": 3.0}}
+    broken = {"error": "audio file not found: x.wav"}
+    s = m.summarise([ok, wrong, broken], audio_given=False, sim=False)
+    assert s["cases"] == 3 and s["cases_failed"] == 1
+    assert s["exact_plan_accuracy"] == 0.5 and s["slot_accuracy"] == pytest.approx(2 / 5)
+    assert s["out_of_scope_handled"] == 0.0 and s["escalation_rate"] == 0.5 and s["invalid_output_rate"] == 0.5
+    assert s["latency_e2e_p50_s"] == pytest.approx(2.0) and s["latency_asr_p50_s"] is None
+    assert "task_success" not in s and "wer" not in s
+
+
+def test_an_interpreter_fallback_never_scores_as_an_answer_or_a_refusal():
+    from shadowpeft_ros.evaluation.cases import parse_case
+    from shadowpeft_ros.evaluation.runner import score_case
+    from shadowpeft_ros.safety import MotionDefaults
+
+    oos = parse_case({"id": "q", "text": "why?", "out_of_scope": True,
+                      "expected": {"route": "local", "actions": [], "say": "Because."}}, 1, ROOT_DIR)
+    apology = plan(say="Sorry, I did not understand that.")
+    fallback = score_case(apology, oos, False, MotionDefaults(), "refused:invalid")
+    assert not fallback["exact"] and not fallback["out_of_scope_handled"] and fallback["moved_nothing"]
+    answered = score_case(plan(say="Because."), oos, False, MotionDefaults(), "attached")
+    assert answered["exact"] and answered["out_of_scope_handled"]
+    escalated = score_case(plan(say="I need my server."), oos, True, MotionDefaults(), "refused:needs_remote")
+    assert escalated["exact"] and escalated["out_of_scope_handled"]
+
+
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parent

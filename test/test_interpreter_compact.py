@@ -1,0 +1,48 @@
+"""Compact text form: round trip with plans, and strict rejection of anything malformed."""
+
+import pytest
+
+from shadowpeft_ros.interpreter.compact import format_compact, format_number, parse_compact
+from shadowpeft_ros.interpreter.data import generate
+from shadowpeft_ros.plan import REMOTE_MARKER, Move, Plan, PlanError, Posture, Stop, Trick, Turn, Wait
+
+
+def test_round_trip_of_generated_targets():
+    for example in generate("train", 400, seed=3) + generate("dev", 200, seed=3):
+        for target in (example.attached, example.detached):
+            assert format_compact(parse_compact(target)) == target
+
+
+def test_every_action_kind_round_trips():
+    plan = Plan(actions=(
+        Move("forward", 2.0), Move("backward", None, 0.15), Move("left", 0.9144, 0.45), Move("right"),
+        Turn("left", 90.0), Turn("right"), Posture("lie_down"), Posture("sit"), Trick("spin"), Stop(), Wait(2.5),
+    ), say="on my way")
+    text = format_compact(plan)
+    assert text == ("move forward 2 ; move backward _ 0.15 ; move left 0.9144 0.45 ; move right ; turn left 90 ; "
+                    "turn right ; lie_down ; sit ; spin ; stop ; wait 2.5 ; say: on my way")
+    assert parse_compact(text) == plan
+    assert parse_compact(text, route="remote").route == "remote"
+
+
+def test_escalation_and_answers():
+    assert parse_compact(REMOTE_MARKER).is_escalation
+    assert format_compact(Plan.escalation()) == REMOTE_MARKER
+    answer = parse_compact("say: Paris is the capital of France.")
+    assert answer.actions == () and answer.say == "Paris is the capital of France."
+
+
+def test_format_number():
+    assert [format_number(x) for x in (2.0, 0.5, 0.91440001, 180.0)] == ["2", "0.5", "0.9144", "180"]
+
+
+@pytest.mark.parametrize("text", [
+    "", "   ", "move", "move up 2", "move forward two", "move forward -2", "move forward 2 0.3 1",
+    "turn left 90 12", "turn forward 90", "turn around", "jump", "sit down", "sit 2", "wait", "wait _",
+    "wait 1e3", "move forward 2;sit", "move forward 2 ;  sit", "move forward 0", "stop ; say:", "say:",
+    "sit say: hi", "[REMOTE] ; sit", "move forward 2\nsit", "move forward nan", "move forward inf", "dance ; ",
+    "move forward 2 ; ; sit", '{"route": "local", "actions": [], "say": ""}',
+])
+def test_malformed_is_rejected(text):
+    with pytest.raises(PlanError):
+        parse_compact(text)

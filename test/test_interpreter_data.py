@@ -1,0 +1,85 @@
+"""Synthetic data: deterministic, complete coverage of the language, and held-out dev phrasings."""
+
+from collections import Counter
+
+import pytest
+
+from shadowpeft_ros.interpreter.data import REFUSAL_SAY, asr_noise, generate, number_words, say_number
+from shadowpeft_ros.plan import REMOTE_MARKER
+from shadowpeft_ros.safety import MotionDefaults
+
+
+def test_generate_is_deterministic():
+    assert generate("train", 300, seed=7) == generate("train", 300, seed=7)
+    assert [e.templates for e in generate("dev", 50, 7)] == [e.templates for e in generate("dev", 50, 7)]
+    assert generate("train", 300, seed=7) != generate("train", 300, seed=8)
+
+
+def test_dev_templates_are_disjoint_from_train():
+    train = {t for e in generate("train", 3000, 0) for t in e.templates}
+    dev = {t for e in generate("dev", 1000, 0) for t in e.templates}
+    assert train and dev
+    assert not train & dev
+
+
+def test_coverage_of_actions_directions_and_kinds():
+    examples = generate("train", 3000, 0)
+    plans = [e.plan for e in examples]
+    actions = [a for p in plans for a in p.actions]
+    kinds = Counter(e.kind for e in examples)
+    assert set(kinds) == {"command", "multi", "out_of_scope", "refusal"}
+    seen = {(a.type, getattr(a, "direction", getattr(a, "name", ""))) for a in actions}
+    for expected in [("move", d) for d in ("forward", "backward", "left", "right")] + \
+                    [("turn", "left"), ("turn", "right"), ("stop", ""), ("wait", "")] + \
+                    [("posture", n) for n in ("stand", "sit", "lie_down")] + \
+                    [("trick", n) for n in ("dance", "wave", "stretch", "spin")]:
+        assert expected in seen
+    defaults = MotionDefaults()
+    speeds = {a.speed_mps for a in actions if a.type == "move"}
+    assert {defaults.slow_speed_mps, defaults.fast_speed_mps} <= speeds
+    assert any(len(p.actions) == 3 for p in plans)
+
+
+def test_out_of_scope_and_refusal_targets():
+    for e in generate("train", 1000, 0):
+        if e.kind == "out_of_scope":
+            assert e.detached == REMOTE_MARKER and e.plan.say and not e.plan.actions
+        elif e.kind == "refusal":
+            assert e.attached == e.detached == f"say: {REFUSAL_SAY}"
+        else:
+            assert e.attached == e.detached and e.plan.actions
+
+
+def test_units_are_normalised():
+    pairs = {e.text.lower(): e.plan for e in generate("train", 4000, 0) if e.kind == "command" and not e.noisy}
+    feet = [(t, p) for t, p in pairs.items() if " feet" in t or " ft" in t]
+    cm = [(t, p) for t, p in pairs.items() if "centimet" in t or " cm" in t]
+    assert feet and cm
+    for _, plan in feet:
+        assert round(plan.actions[0].distance_m / 0.3048, 3) == round(plan.actions[0].distance_m / 0.3048)
+    for _, plan in cm:
+        assert plan.actions[0].distance_m < 1.0
+    around = [p for t, p in pairs.items() if "turn around" in t]
+    assert around and all(p.actions[0].angle_deg == 180 for p in around)
+
+
+def test_number_rendering():
+    assert number_words(0) == "zero" and number_words(45) == "forty five" and number_words(360) == "three hundred sixty"
+    import random
+
+    rng = random.Random(0)
+    assert {say_number(rng, 2.5) for _ in range(50)} == {"2.5", "two point five", "two and a half"}
+    with pytest.raises(ValueError):
+        number_words(1000)
+
+
+def test_asr_noise_is_seeded_and_changes_text():
+    import random
+
+    text = "hey dog, walk forward two meters to the left for me please"
+    noisy = {asr_noise(random.Random(i), text) for i in range(40)}
+    assert len(noisy) > 5
+    assert asr_noise(random.Random(1), text) == asr_noise(random.Random(1), text)
+    assert any("nog" in n or "meager" in n or " to meters" in n for n in noisy)
+    share = sum(e.noisy for e in generate("train", 1000, 0)) / 1000
+    assert 0.1 < share < 0.4

@@ -1,0 +1,124 @@
+"""Training, saving, resuming and exporting adapters on tiny Qwen3 and LLaMA backbones built from configs."""
+
+import json
+import shutil
+from statistics import mean
+
+import pytest
+import torch
+
+from shadowpeft_ros.interpreter.export import export_detached, load_adapter, load_detached
+from shadowpeft_ros.interpreter.prompt import format_prompt
+from shadowpeft_ros.interpreter.testing import save_tiny_backbone, tiny_train_config
+from shadowpeft_ros.interpreter.train import train
+
+
+@pytest.fixture(scope="module")
+def backbones(tmp_path_factory):
+    root = tmp_path_factory.mktemp("backbones")
+    return {arch: save_tiny_backbone(root / arch, arch) for arch in ("qwen3", "llama")}
+
+
+def _prompt_ids(tokenizer, text="hey dog, walk forward two meters"):
+    return torch.tensor([tokenizer(format_prompt(text))["input_ids"]])
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+@pytest.mark.parametrize("method", ["shadow", "lora", "dora"])
+def test_training_reduces_loss(backbones, tmp_path, arch, method):
+    # Three batches seen four times: the same batches must score better at the end than at the start.
+    config = tiny_train_config(method, backbones[arch], tmp_path / "adapter", steps=12, n_train=24)
+    metrics = train(config, progress=False)
+    losses = [h["loss"] for h in metrics["history"]]
+    assert len(losses) == 12
+    assert mean(losses[-3:]) < mean(losses[:3])
+    assert metrics["trainable_params"] > 0
+    saved = json.loads((tmp_path / "adapter" / "metrics.json").read_text())
+    assert saved["final_loss"] == pytest.approx(metrics["final_loss"])
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    if method == "shadow":
+        assert "dev_loss_detached" in metrics
+
+
+@pytest.mark.parametrize("method", ["shadow", "dora"])
+def test_saved_adapter_reloads_to_identical_outputs(backbones, tmp_path, method):
+    config = tiny_train_config(method, backbones["qwen3"], tmp_path / "adapter", steps=4)
+    _, model = train(config, progress=False, return_model=True)
+    reloaded, tokenizer = load_adapter(str(tmp_path / "adapter"))
+    ids = _prompt_ids(tokenizer)
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, reloaded(input_ids=ids).logits, atol=1e-6)
+
+
+def test_resume_continues_to_the_same_weights(backbones, tmp_path):
+    from safetensors.torch import load_file
+
+    common = dict(steps=6, save_every=3, n_train=48, shadow_dropout=0.0)
+    straight = tiny_train_config("shadow", backbones["llama"], tmp_path / "straight", **common)
+    train(straight, progress=False)
+    resumed = tiny_train_config("shadow", backbones["llama"], tmp_path / "resumed",
+                                run_dir=straight.run_dir, resume=True, **common)
+    metrics = train(resumed, progress=False)
+    assert metrics["steps"] == 6
+    a = load_file(str(tmp_path / "straight" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_export_loads_without_backbone_files(backbones, tmp_path):
+    backbone = shutil.copytree(backbones["llama"], tmp_path / "backbone")
+    config = tiny_train_config("shadow", backbone, tmp_path / "adapter", steps=3)
+    train(config, progress=False)
+    meta = export_detached(str(tmp_path / "adapter"), str(tmp_path / "export"))
+    assert meta["parameters"] > 0 and meta["size_bytes"] > 0 and meta["tied_head"]
+
+    attached, tokenizer = load_adapter(str(tmp_path / "adapter"))
+    reference = attached.base_model.unload_shadow(copy=True).eval()
+    ids = _prompt_ids(tokenizer)
+    with torch.no_grad():
+        expected = reference(input_ids=ids).logits
+    shutil.rmtree(backbone)
+    assert not backbone.exists()
+
+    detached, detached_tokenizer = load_detached(str(tmp_path / "export"))
+    with torch.no_grad():
+        assert torch.allclose(detached(input_ids=ids).logits, expected, atol=1e-5)
+    assert detached_tokenizer(format_prompt("sit"))["input_ids"] == tokenizer(format_prompt("sit"))["input_ids"]
+    assert not any(p.suffix == ".safetensors" for p in (tmp_path / "export").rglob("*") if "adapter" in p.name)
+
+
+def test_missing_files_are_named_with_the_command_that_makes_them(tmp_path):
+    from shadowpeft_ros.interpreter.engine import AttachedEngine, DetachedEngine
+
+    with pytest.raises(FileNotFoundError, match=r"shadow_export\.json.*shadowpeft export"):
+        DetachedEngine.from_export(str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match=r"adapter_config\.json.*shadowpeft train"):
+        AttachedEngine.from_adapter(str(tmp_path / "missing"))
+
+
+@pytest.mark.slow
+def test_smollm2_trainable_parameters_match_within_ten_percent():
+    from shadowpeft_ros.interpreter.backbone import load_backbone
+    from shadowpeft_ros.interpreter.config import TrainConfig
+    from shadowpeft_ros.interpreter.train import attach_adapter, count_parameters
+
+    counts = {}
+    for method in ("shadow", "lora", "dora"):
+        model, _ = load_backbone("smollm2-135m")
+        counts[method] = count_parameters(attach_adapter(model, TrainConfig(method=method)))["trainable"]
+    assert max(counts.values()) / min(counts.values()) < 1.10
+
+
+def test_merged_dora_engine_matches_the_unmerged_one(backbones, tmp_path):
+    from shadowpeft_ros.interpreter.engine import AttachedEngine
+
+    train(tiny_train_config("dora", backbones["qwen3"], tmp_path / "dora", steps=3), progress=False)
+    plain = AttachedEngine.from_adapter(str(tmp_path / "dora"), max_new_tokens=8)
+    merged = AttachedEngine.from_adapter(str(tmp_path / "dora"), max_new_tokens=8, merge=True)
+    ids = _prompt_ids(plain.tokenizer)
+    with torch.no_grad():
+        assert torch.allclose(plain.model(input_ids=ids).logits, merged.model(input_ids=ids).logits, atol=1e-4)
+    train(tiny_train_config("shadow", backbones["qwen3"], tmp_path / "shadow", steps=1), progress=False)
+    with pytest.raises(ValueError, match="cannot be merged"):
+        AttachedEngine.from_adapter(str(tmp_path / "shadow"), merge=True)
