@@ -36,15 +36,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..plan import Plan, PlanError, Stop
 from .client import DuplicateCommand, OffloadClient, OffloadOptions, RemoteAnswer
 from .engine import EngineAnswer
+from ..interpreter.interpreter import SAY_LIMITS, SAY_NO_REMOTE, SAY_NOT_UNDERSTOOD, SAY_UNSURE
 
 logger = logging.getLogger("shadowpeft_ros")
 
 POLICIES = ("escalate", "remote_first", "local_only")
 
-SAY_NEEDS_SERVER = "Sorry, I can only answer that when my server is reachable."
-SAY_NOT_UNDERSTOOD = "Sorry, I did not understand that."
-SAY_UNSURE = "Sorry, I am not sure what you mean. Please say it again."
-SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
+# The robot says the same sentences whichever component refuses: the interpreter owns them.
+SAY_NEEDS_SERVER = SAY_NO_REMOTE
 
 # Diagnostic levels of diagnostic_msgs/DiagnosticStatus, repeated here so the core never imports ROS.
 DIAG_OK, DIAG_WARN, DIAG_ERROR = 0, 1, 2
