@@ -1,4 +1,4 @@
-"""Benchmark: time per generated token of a ShadowPEFT adapter, uncached vs KV-cached with ``enable_exact_shadow_cache``.
+"""Benchmark: ms per generated token of a ShadowPEFT adapter, uncached vs cached with ``enable_exact_shadow_cache``.
 
 For each backbone, greedy ``generate`` on dev commands is timed with a fixed number of new tokens
 (EOS suppressed so every run decodes the same count), one command alone and a left-padded batch:
@@ -30,8 +30,8 @@ def _tiny(arch: str):
     from shadowpeft_ros.interpreter.testing import tiny_tokenizer
 
     tok = tiny_tokenizer(0)
-    model = get_peft_model(build_tiny_causal_lm(arch, vocab_size=len(tok), seed=0),
-                           ShadowConfig(task_type=TaskType.CAUSAL_LM, r=8, shadow_alpha=0.5, shadow_num_hidden_layers=1))
+    config = ShadowConfig(task_type=TaskType.CAUSAL_LM, r=8, shadow_alpha=0.5, shadow_num_hidden_layers=1)
+    model = get_peft_model(build_tiny_causal_lm(arch, vocab_size=len(tok), seed=0), config)
     gen = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -175,6 +175,13 @@ def test_guards(monkeypatch):
     with pytest.warns(RuntimeWarning, match="verified with peft 0.21.2"):
         assert enable_exact_shadow_cache(model) is True
 
+    import transformers
+
+    model, _ = shadow_model("llama", fixed=False)
+    monkeypatch.setattr(transformers, "__version__", "5.40.0")
+    with pytest.warns(RuntimeWarning, match="past_key_values"):
+        assert enable_exact_shadow_cache(model) is True
+
     model, _ = shadow_model("llama", fixed=False)
     monkeypatch.setattr(type(model.base_model), "_pack_shadow_cache_hook", None)
     with warnings.catch_warnings():

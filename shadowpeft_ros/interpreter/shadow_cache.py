@@ -41,6 +41,9 @@ import warnings
 
 # PEFT releases whose shadow tuner internals this module was checked against.
 VERIFIED_PEFT = ("0.21.2",)
+# PEFT 0.21.2 calls the shadow backbone with `past_key_values=`; Transformers 5.x decoders accept that name only
+# until this release (`@deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")`).
+TRANSFORMERS_DROPS_OLD_NAME = (5, 40)
 _MARK = "_shadowpeft_ros_exact_cache"
 _OLD, _NEW = "past_key_values", "cache"
 
@@ -76,6 +79,17 @@ def _check_internals(tuner) -> None:
         raise RuntimeError(
             "enable_exact_shadow_cache: this Transformers' ModelOutput no longer maps `past_key_values` to `cache`, "
             "which PEFT 0.21.2's shadow tuner needs to pack its ShadowCache; decode with use_cache=False."
+        )
+    import transformers
+
+    release = tuple(int(part) for part in transformers.__version__.split(".")[:2] if part.isdigit())
+    if release >= TRANSFORMERS_DROPS_OLD_NAME:
+        warnings.warn(
+            f"transformers {transformers.__version__} may no longer accept `past_key_values=`, which peft "
+            f"{peft.__version__} passes to the shadow backbone; run test/test_shadow_kv_cache.py before trusting "
+            "cached shadow decoding.",
+            RuntimeWarning,
+            stacklevel=3,
         )
     if peft.__version__ not in VERIFIED_PEFT:
         warnings.warn(
