@@ -31,7 +31,8 @@ def share_files():
 
 EXTRAS = {
     "speech": ["faster-whisper>=1.2", "sounddevice>=0.4", "soundfile>=0.12", "scipy>=1.10", "openai-whisper"],
-    "llm": ["torch>=2.4", "transformers>=5.0", "peft==0.21.2", "accelerate>=1.0", "gguf>=0.10", "safetensors"],
+    "llm": ["torch>=2.4", "transformers>=5.0", "peft==0.21.2", "accelerate>=1.0", "gguf>=0.10", "safetensors",
+            "xgrammar>=0.2.9", "text2num>=3.1"],
     "sim": ["mujoco>=3.2", "matplotlib>=3.7"],
     "serve": ["fastapi>=0.110", "uvicorn>=0.29", "httpx>=0.27"],
     "eval": ["matplotlib>=3.7", "jiwer>=3.0"],

@@ -211,30 +211,23 @@ def check_against_training_templates(records, n_generated: int = 20000):
     def norm(text):
         return " ".join(re.findall(r"[a-z0-9'./]+", text.lower().replace(",", " ")))
 
-    phrasings = set()
-    for table in data.MOVE_VERBS.values():
-        phrasings.update(table["train"])
-    for table in list(data.SPEED_WORDS.values()) + [data.EXPLICIT_SPEED, data.TURN_TEMPLATES, data.WAIT_TEMPLATES,
-                                                    data.CONNECTORS, data.PREFIXES, data.SUFFIXES, data.REFUSALS,
-                                                    data.OOS_WRAPPERS]:
-        phrasings.update(table["train"])
-    for table in data.ACTION_PHRASES.values():
-        phrasings.update(table["train"])
-    phrasings.update(phrase for phrase, _, _ in data.FIXED_TURNS["train"])
+    phrasings = set(data.train_phrasings())
     rng_questions = set()
     import random
 
     rng = random.Random(0)
-    for _ in range(500):
-        template, question, _ = data._oos_train(rng)
+    for _ in range(2000):
+        template, question, _ = data.oos_question(rng, "train")
         phrasings.add(template)
         rng_questions.add(norm(question))
     patterns = []
     for phrase in phrasings:
-        words = norm(re.sub(r"\{[a-z]+\}", " X ", phrase)).split()
-        if len([w for w in words if w != "x"]) < 2:
+        # A slot is up to four words, except the arithmetic operator, which is one of the generator's words.
+        words = norm(re.sub(r"\{[a-z]+\}", " X ", phrase.replace("{op}", "OPWORD"))).split()
+        if len([w for w in words if w not in ("x", "opword")]) < 2:
             continue
-        regex = r"\b" + r"\s+".join(r"\S+(?:\s+\S+){0,3}" if w == "x" else re.escape(w) for w in words) + r"\b"
+        slot = {"x": r"\S+(?:\s+\S+){0,3}", "opword": r"(?:plus|minus|times|and)"}
+        regex = r"\b" + r"\s+".join(slot.get(w, re.escape(w)) for w in words) + r"\b"
         patterns.append((phrase, re.compile(regex)))
     generated = {norm(e.text) for e in data.generate("train", n_generated, seed=0, asr_noise_share=0.0)}
     problems = []

@@ -192,7 +192,7 @@ def test_guards(monkeypatch):
 
 @pytest.mark.slow
 def test_trained_adapter_loaded_like_the_engines(tmp_path, prompts):
-    """A briefly trained adapter, saved and reloaded with ``load_adapter`` (what both engines call), then fixed."""
+    """A briefly trained adapter, saved and reloaded with ``load_adapter`` (what both engines call), which fixes it."""
     from shadowpeft_ros.interpreter.export import load_adapter
     from shadowpeft_ros.interpreter.testing import save_tiny_backbone, tiny_train_config
     from shadowpeft_ros.interpreter.train import train
@@ -202,7 +202,8 @@ def test_trained_adapter_loaded_like_the_engines(tmp_path, prompts):
     train(tiny_train_config("shadow", backbone, out, steps=4, n_dev=4), progress=False)
     model, tok = load_adapter(str(out))
     ids, mask = left_pad(prompts, tok.pad_token_id)
-    assert max(cached_vs_full(model, ids, mask)) > TOL, "the trained adapter should show the bug unfixed"
+    # load_adapter applied the fix already; applying it again is harmless.
+    assert max(cached_vs_full(model, ids, mask)) < TOL
     assert enable_exact_shadow_cache(model) is True
     assert max(cached_vs_full(model, ids, mask)) < TOL
     for rows in (prompts[:1], prompts):

@@ -16,7 +16,7 @@ examples:
 
 
 def register(subparsers) -> None:
-    from ..interpreter.config import METHODS, SCHEDULES, TrainConfig
+    from ..interpreter.config import METHODS, SCHEDULES, STAGES, TrainConfig
 
     defaults = TrainConfig()
     helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     parser.add_argument("--save-dtype", choices=("float32", "float16"), default=defaults.save_dtype,
                         help=helps["save_dtype"])
     parser.add_argument("--init-adapter", default=None, help=helps["init_adapter"])
+    parser.add_argument("--stage", choices=STAGES, default=defaults.stage, help=helps["stage"])
+    parser.add_argument("--asr-cache", default=None, help=helps["asr_cache"])
     parser.add_argument("--shadow-r", type=int, default=defaults.shadow_r, help=helps["shadow_r"])
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
     parser.add_argument("--shadow-aux-weight", type=float, default=defaults.shadow_aux_weight,
@@ -64,7 +66,7 @@ def _config_from_args(args, method=None):
         warmup_ratio=args.warmup_ratio, schedule=args.schedule, seed=args.seed, n_train=args.n_train,
         n_dev=args.n_dev, save_every=args.save_every, resume=args.resume, save_dtype=args.save_dtype,
         init_adapter=args.init_adapter.replace("{method}", method) if args.init_adapter else None,
-        shadow_r=args.shadow_r,
+        shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache,
         shadow_layers=args.shadow_layers, shadow_aux_weight=args.shadow_aux_weight, lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
     )

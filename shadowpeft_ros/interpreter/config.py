@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 METHODS = ("shadow", "lora", "dora")
+STAGES = ("joint", "detached")
 SCHEDULES = ("cosine", "linear", "constant_with_warmup")
 
 
@@ -50,6 +51,17 @@ class TrainConfig:
         default=None,
         metadata={"help": "Start from this trained adapter's weights (a second stage on fresh data, new schedule)."},
     )
+    stage: str = field(
+        default="joint",
+        metadata={"help": "'joint' trains the attached path (and, for shadow, the detached loss beside it); 'detached' "
+                          "trains the shadow alone without running the backbone (shadow pretraining, 3-5x cheaper a "
+                          "step); continue with a joint stage from it through init_adapter."},
+    )
+    asr_cache: Optional[str] = field(
+        default=None,
+        metadata={"help": "Real Whisper transcripts of spoken training sentences (`shadowpeft data asr`): a cache file "
+                          "or its directory. They replace as many generated examples, so n_train stays the total."},
+    )
     # ShadowPEFT
     shadow_r: int = field(default=16, metadata={"help": "ShadowConfig.r: rank of the injection bottleneck."})
     shadow_layers: int = field(default=1, metadata={"help": "ShadowConfig.shadow_num_hidden_layers."})
@@ -80,6 +92,10 @@ class TrainConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.save_dtype not in ("float32", "float16"):
             raise ValueError(f"save_dtype must be 'float32' or 'float16', got {self.save_dtype!r}")
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.stage == "detached" and self.method != "shadow":
+            raise ValueError("stage 'detached' trains a shadow alone: it needs method 'shadow'")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         for name in ("steps", "batch_size", "shadow_r", "shadow_layers", "lora_r", "lora_alpha", "max_prompt_tokens"):

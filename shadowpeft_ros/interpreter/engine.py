@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from typing import Optional, Protocol, runtime_checkable
 
 from ..plan import Plan, PlanError
 from .compact import parse_compact
-from .prompt import MAX_PROMPT_TOKENS, encode_prompt
+from .decoding import MAX_NEW_TOKENS, decode_plans
+from .prompt import MAX_PROMPT_TOKENS
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -65,7 +65,7 @@ class CausalLMEngine:
     name = "causal_lm"
     route = "local"
 
-    def __init__(self, model, tokenizer, max_new_tokens: int = 48, max_prompt_tokens: int = MAX_PROMPT_TOKENS,
+    def __init__(self, model, tokenizer, max_new_tokens: int = MAX_NEW_TOKENS, max_prompt_tokens: int = MAX_PROMPT_TOKENS,
                  use_cache: bool = True):
         self.model = model
         self.tokenizer = tokenizer
@@ -77,37 +77,10 @@ class CausalLMEngine:
 
     def generate(self, text: str):
         """Return (decoded text, confidence, new token count, ended with EOS) for one utterance, decoding greedily."""
-        import torch
-
-        ids = encode_prompt(self.tokenizer, text, self.max_prompt_tokens)
-        input_ids = torch.tensor([ids], dtype=torch.long)
-        eos = self.tokenizer.eos_token_id
-        with self._lock, torch.inference_mode():
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                eos_token_id=eos,
-                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
-                output_scores=True,
-                return_dict_in_generate=True,
-                use_cache=self.use_cache,
-            )
-        new = out.sequences[0, input_ids.shape[1]:].tolist()
-        log_probs = []
-        for step, token in enumerate(new):
-            log_probs.append(float(torch.log_softmax(out.scores[step][0].float(), dim=-1)[token]))
-            if token == eos:
-                break
-        # Geometric mean of the chosen tokens' probabilities: length-neutral, and one doubtful
-        # token (a digit the model hesitated over) still pulls it down noticeably.
-        confidence = math.exp(sum(log_probs) / len(log_probs)) if log_probs else 0.0
-        finished = eos in new
-        if finished:
-            new = new[: new.index(eos)]
-        decoded = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-        return decoded, confidence, len(log_probs), finished
+        with self._lock:
+            decoded = decode_plans(self.model, self.tokenizer, [text], self.max_new_tokens, self.max_prompt_tokens,
+                                   use_cache=self.use_cache)[0]
+        return decoded.text, decoded.confidence, decoded.new_tokens, decoded.finished
 
     def plan(self, text: str, command_id: str = "") -> EngineResult:
         """Interpret one utterance: generate, then parse strictly; a parse failure is reported, not raised."""
@@ -134,7 +107,7 @@ class DetachedEngine(CausalLMEngine):
     route = "local"
 
     @classmethod
-    def from_export(cls, export_dir: str, max_new_tokens: int = 48) -> "DetachedEngine":
+    def from_export(cls, export_dir: str, max_new_tokens: int = MAX_NEW_TOKENS) -> "DetachedEngine":
         """Load an export written by ``shadowpeft export``."""
         from .export import load_detached
 
@@ -149,7 +122,7 @@ class AttachedEngine(CausalLMEngine):
     route = "remote"
 
     @classmethod
-    def from_adapter(cls, adapter_dir: str, backbone: Optional[str] = None, max_new_tokens: int = 48,
+    def from_adapter(cls, adapter_dir: str, backbone: Optional[str] = None, max_new_tokens: int = MAX_NEW_TOKENS,
                      merge: bool = False) -> "AttachedEngine":
         """Load the backbone named in the adapter's train_config.json (or ``backbone``) and the adapter.
 
@@ -163,7 +136,5 @@ class AttachedEngine(CausalLMEngine):
             if hasattr(model.base_model, "unload_shadow"):
                 raise ValueError("a ShadowPEFT adapter cannot be merged into the backbone; load it with merge=False")
             model = model.merge_and_unload().eval()
-        # PEFT 0.21.2's cached shadow decoding departs from the full forward pass the adapter was
-        # trained with (measured: other greedy tokens on 1 of 6 dev commands), so decode it uncached.
-        is_shadow = hasattr(getattr(model, "base_model", None), "unload_shadow")
-        return cls(model, tokenizer, max_new_tokens=max_new_tokens, use_cache=not is_shadow)
+        # load_adapter made cached shadow decoding exact (shadow_cache.py), so every method decodes with its KV cache.
+        return cls(model, tokenizer, max_new_tokens=max_new_tokens)

@@ -42,6 +42,7 @@ def load_adapter(adapter_dir: str, backbone: Optional[str] = None):
     from peft import PeftModel
 
     from .backbone import load_backbone
+    from .shadow_cache import enable_exact_shadow_cache
 
     path = Path(adapter_dir)
     if not (path / "adapter_config.json").is_file():
@@ -52,6 +53,8 @@ def load_adapter(adapter_dir: str, backbone: Optional[str] = None):
     model, tokenizer = load_backbone(backbone or _adapter_backbone(path))
     model = PeftModel.from_pretrained(model, str(path))
     model.eval()
+    # Cached ShadowPEFT decoding is exact only with this workaround (see shadow_cache.py); a no-op for LoRA/DoRA.
+    enable_exact_shadow_cache(model)
     return model, tokenizer
 
 

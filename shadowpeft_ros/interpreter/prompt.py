@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
+from .normalise import normalise_utterance
+
 PROMPT_TEMPLATE = "Command: {text}\nPlan:"
 MAX_PROMPT_TOKENS = 64
 
 
-def normalise_utterance(text: str) -> str:
-    """Collapse whitespace so that newlines in a transcript cannot fake a second "Plan:" line."""
-    return " ".join(str(text).split())
-
-
 def format_prompt(text: str) -> str:
-    """Return the prompt the model sees for one utterance."""
+    """Return the prompt the model sees for one utterance, numbers and units normalised, on one line.
+
+    One line matters: a newline in a transcript must not fake a second "Plan:" line.
+    """
     return PROMPT_TEMPLATE.format(text=normalise_utterance(text))
 
 

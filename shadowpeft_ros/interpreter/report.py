@@ -130,6 +130,39 @@ def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], 
     return out
 
 
+def confidence_curve(examples: Sequence[Example], local: Sequence[EngineResult],
+                     thresholds: Sequence[float] = tuple(i / 20 for i in range(21))) -> List[dict]:
+    """Return, per threshold, what acting on the detached model's own plans would do.
+
+    ``coverage``: share of in-scope commands acted on locally (a valid, non-escalating plan at or
+    above the threshold); ``precision``: share of those local plans that are exactly right (a wrong
+    one moves a real dog); ``oos_local``: share of out-of-scope requests wrongly acted on locally.
+    """
+    rows = []
+    for threshold in thresholds:
+        acted = right = commands = oos = oos_acted = 0
+        for ex, res in zip(examples, local):
+            local_plan = res.plan is not None and not res.plan.is_escalation and res.confidence >= threshold
+            if ex.kind in ("command", "multi"):
+                commands += 1
+                acted += local_plan
+                right += bool(local_plan and plans_equal(res.plan, parse_compact(ex.attached)))
+            elif ex.kind == "out_of_scope":
+                oos += 1
+                oos_acted += bool(local_plan and res.plan.actions)
+        rows.append({"threshold": threshold, "coverage": acted / commands if commands else None,
+                     "precision": right / acted if acted else None, "oos_local": oos_acted / oos if oos else None})
+    return rows
+
+
+def choose_threshold(curve: Sequence[dict], min_precision: float = 0.95) -> Optional[float]:
+    """Return the lowest threshold whose local precision reaches ``min_precision`` (the most coverage that is safe)."""
+    for row in sorted(curve, key=lambda r: r["threshold"]):
+        if row["precision"] is not None and row["precision"] >= min_precision:
+            return row["threshold"]
+    return None
+
+
 def _fmt(value) -> str:
     if value is None:
         return "-"
@@ -165,6 +198,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="models/adapters/dev_report.json", help="Where to write the JSON report.")
     parser.add_argument("--threshold", type=float, default=0.7, help="Auto-policy confidence threshold.")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default).")
+    parser.add_argument("--shadow-adapter", default=None,
+                        help="Shadow adapter for the shadow systems (default: ADAPTERS/shadow), e.g. a checkpoint.")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="Combine reports written by separate runs (e.g. one per system) into --out; no models run.")
     args = parser.parse_args(argv)
@@ -192,12 +227,13 @@ def main(argv=None) -> int:
         method = system.split("-")[0]
         metrics_file = adapters / method / "metrics.json"
         trainable = json.loads(metrics_file.read_text())["trainable_params"] if metrics_file.is_file() else None
+        adapter = Path(args.shadow_adapter) if method == "shadow" and args.shadow_adapter else adapters / method
         if system == "shadow-detached":
             if not (Path(args.detached) / "shadow_export.json").is_file():
-                export_detached(str(adapters / "shadow"), args.detached)
+                export_detached(str(adapter), args.detached)
             engine = DetachedEngine.from_export(args.detached)
         else:
-            engine = AttachedEngine.from_adapter(str(adapters / method))
+            engine = AttachedEngine.from_adapter(str(adapter))
         started = time.perf_counter()
         results = run_engine(engine, examples, system)
         row = score(examples, results, detached=system == "shadow-detached")
@@ -210,7 +246,11 @@ def main(argv=None) -> int:
              "output": r.raw_text, "confidence": round(r.confidence, 3)}
             for ex, r in list(zip(examples, results))[:12]
         ]
-        print(system, json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+        if system == "shadow-detached":
+            row["confidence_curve"] = confidence_curve(examples, results)
+            row["threshold_at_95_precision"] = choose_threshold(row["confidence_curve"])
+        print(system, json.dumps({k: v for k, v in row.items() if k not in ("samples", "confidence_curve")}),
+              flush=True)
         collected[system] = results
         del engine
     if "shadow-detached" in collected and "shadow-attached" in collected:

@@ -135,24 +135,59 @@ def make_collate(pad_id: int):
     return collate
 
 
-def shifted_ce(logits, labels):
-    """Return next-token cross-entropy over the labelled positions."""
+def label_columns(labels):
+    """Return the sequence positions whose next token is labelled in any row: the only logits the loss needs."""
+    import torch
+
+    return torch.nonzero((labels[:, 1:] != IGNORE_INDEX).any(dim=0)).flatten()
+
+
+def shifted_ce(logits, labels, columns=None):
+    """Return next-token cross-entropy over the labelled positions.
+
+    With ``columns`` the logits are only those positions (``logits[:, i]`` predicts ``labels[:, columns[i] + 1]``).
+    """
     import torch.nn.functional as F
 
-    return F.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.size(-1)).float(), labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
-    )
+    targets = labels[:, 1:] if columns is None else labels[:, columns + 1]
+    if columns is None:
+        logits = logits[:, :-1]
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
-def compute_losses(model, detached, batch, aux_weight: float) -> Dict[str, "object"]:
-    """Return the attached loss, the detached loss (shadow only) and their weighted sum."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    attached = shifted_ce(out.logits, batch["labels"])
-    losses = {"attached": attached, "loss": attached}
+def detached_logits(detached, input_ids, attention_mask, columns):
+    """Run the shadow-only model and apply its LM head at ``columns`` alone.
+
+    The LM head (576 x 49,152 for SmolLM2) costs several times a shadow decoder layer, and only
+    the few response positions carry a label: computing the rest would be most of a step's work.
+    """
+    embeddings = detached.get_input_embeddings()(input_ids)
+    out = detached.backbone(inputs_embeds=embeddings, attention_mask=attention_mask, return_dict=True)
+    hidden = detached.shadow_hidden_projection(out.last_hidden_state[:, columns])
+    return detached.head(hidden)
+
+
+def compute_losses(model, detached, batch, aux_weight: float, stage: str = "joint",
+                   all_logits: bool = False) -> Dict[str, "object"]:
+    """Return the attached loss, the detached loss (shadow only) and their weighted sum.
+
+    ``stage="detached"`` trains the shadow alone (the paper's shadow pretraining): no backbone pass at all.
+    ``all_logits`` computes logits at every position, as before this was optimised (for the training benchmark).
+    """
+    import torch
+
+    losses: Dict[str, object] = {}
+    if stage != "detached":
+        columns = torch.arange(batch["labels"].shape[1] - 1) if all_logits else label_columns(batch["labels"])
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=columns)
+        losses["attached"] = losses["loss"] = shifted_ce(out.logits, batch["labels"], columns)
     if detached is not None:
-        d_out = detached(input_ids=batch["d_input_ids"], attention_mask=batch["d_attention_mask"])
-        losses["detached"] = shifted_ce(d_out.logits, batch["d_labels"])
-        losses["loss"] = attached + aux_weight * losses["detached"]
+        columns = torch.arange(batch["d_labels"].shape[1] - 1) if all_logits else label_columns(batch["d_labels"])
+        logits = detached_logits(detached, batch["d_input_ids"], batch["d_attention_mask"], columns)
+        losses["detached"] = shifted_ce(logits, batch["d_labels"], columns)
+        losses["loss"] = losses["detached"] if stage == "detached" else losses["loss"] + aux_weight * losses["detached"]
+    if "loss" not in losses:
+        raise ValueError("stage 'detached' needs a ShadowPEFT adapter")
     return losses
 
 
@@ -185,7 +220,8 @@ def _save_checkpoint(accelerator, model, optimizer, scheduler, step: int, histor
             shutil.rmtree(old, ignore_errors=True)
 
 
-def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: int) -> Dict[str, float]:
+def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: int,
+                  stage: str = "joint") -> Dict[str, float]:
     """Return mean teacher-forced dev losses (attached, and detached for ShadowPEFT)."""
     import torch
 
@@ -195,7 +231,7 @@ def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: in
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-            for key, value in compute_losses(model, detached, batch, 1.0).items():
+            for key, value in compute_losses(model, detached, batch, 1.0, stage).items():
                 if key != "loss":
                     sums[key] = sums.get(key, 0.0) + float(value)
             batches += 1
@@ -234,7 +270,15 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
     params = count_parameters(model)
     logger.info("%s adapter: %d trainable of %d parameters", config.method, params["trainable"], params["total"])
 
-    train_examples = list(train_examples) if train_examples is not None else generate("train", config.n_train, config.seed)
+    if train_examples is None:
+        spoken = []
+        if config.asr_cache:
+            from .asr_data import load_asr_examples
+
+            spoken = load_asr_examples(config.asr_cache)[: config.n_train]
+            logger.warning("training on %d real Whisper transcripts from %s", len(spoken), config.asr_cache)
+        train_examples = generate("train", config.n_train - len(spoken), config.seed) + spoken
+    train_examples = list(train_examples)
     dev_examples = list(dev_examples) if dev_examples is not None else generate("dev", config.n_dev, config.seed)
     train_set = PairDataset(train_examples, tokenizer, config.max_prompt_tokens)
     dev_set = PairDataset(dev_examples, tokenizer, config.max_prompt_tokens)
@@ -276,7 +320,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
             epoch_loader = accelerator.skip_first_batches(loader, skip)
         for batch in epoch_loader:
             with accelerator.accumulate(model):
-                losses = compute_losses(model, detached, batch, config.shadow_aux_weight)
+                losses = compute_losses(model, detached, batch, config.shadow_aux_weight, config.stage)
                 accelerator.backward(losses["loss"])
                 accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
                 optimizer.step()
@@ -305,7 +349,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
     train_seconds = time.perf_counter() - started
 
     unwrapped = accelerator.unwrap_model(model)
-    dev = evaluate_loss(unwrapped, detached, dev_set, collate, config.batch_size)
+    dev = evaluate_loss(unwrapped, detached, dev_set, collate, config.batch_size, config.stage)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Record the backbone as the user named it, not the machine-specific cache path it resolved to.

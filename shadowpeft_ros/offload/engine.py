@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..interpreter.decoding import MAX_NEW_TOKENS
 from ..plan import Plan, PlanError
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -58,12 +59,12 @@ class EngineOptions:
         "help": "generate: backbone id or directory; empty means the adapter's own backbone (or SmolLM2-135M)."})
     adapter: Optional[str] = field(default=None, metadata={
         "help": "generate: PEFT adapter directory (shadow, LoRA or DoRA); empty serves the bare backbone."})
-    max_new_tokens: int = field(default=48, metadata={"help": "generate: longest compact plan, in tokens."})
+    max_new_tokens: int = field(default=MAX_NEW_TOKENS, metadata={"help": "generate: longest compact plan, in tokens."})
     max_prompt_tokens: int = field(default=64, metadata={"help": "generate: longer prompts are cut to this."})
     torch_threads: int = field(default=0, metadata={"help": "generate: torch CPU threads (0: torch's default)."})
     kv_cache: str = field(default="auto", metadata={
-        "help": "generate: 'on', 'off', or 'auto' (off for ShadowPEFT adapters: PEFT 0.21.2's cached shadow decoding "
-                "departs from the full forward the adapter was trained with; on otherwise)."})
+        "help": "generate: 'on', 'off', or 'auto' (on: cached ShadowPEFT decoding is made exact at load time, "
+                "see interpreter/shadow_cache.py; 'off' decodes uncached, for comparisons)."})
     test_delay_s: float = field(default=0.0, metadata={
         "help": "test-echo only: artificial seconds per batch, standing in for a forward pass."})
 
@@ -109,7 +110,7 @@ class CompactEchoTestEngine:
 class GenerateEngine:
     """A causal LM with an optional PEFT adapter, decoding compact plans for a batch in one ``generate``."""
 
-    def __init__(self, model, tokenizer, model_info: Optional[Dict[str, str]] = None, max_new_tokens: int = 48,
+    def __init__(self, model, tokenizer, model_info: Optional[Dict[str, str]] = None, max_new_tokens: int = MAX_NEW_TOKENS,
                  max_prompt_tokens: int = 64, use_cache: bool = True):
         self.model = model.eval()
         self.use_cache = use_cache
@@ -147,53 +148,28 @@ class GenerateEngine:
 
             model, tokenizer = load_backbone(backbone or DEFAULT_BACKBONE)
             info["backbone"] = backbone or DEFAULT_BACKBONE
-        # Measured with a tiny Qwen3: a shadow adapter's logits with the KV cache differ from the uncached forward
-        # by up to 0.4 after the first token (the bare backbone's by 0.0), flipping greedy choices.
-        use_cache = kv_cache == "on" or (kv_cache == "auto" and info["method"] != "shadow")
+        # load_adapter applied enable_exact_shadow_cache, so cached shadow decoding equals the uncached forward.
+        use_cache = kv_cache != "off"
         info["kv_cache"] = "on" if use_cache else "off"
         return cls(model, tokenizer, info, use_cache=use_cache, **kwargs)
 
     def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineAnswer]:
         """Decode one compact plan per text with greedy search, all texts in one ``generate`` call."""
-        import torch
-
         from ..interpreter.compact import parse_compact
-        from ..interpreter.prompt import encode_prompt
+        from ..interpreter.decoding import decode_plans
 
-        tok = self.tokenizer
-        prompts = [encode_prompt(tok, t, self.max_prompt_tokens) for t in texts]
-        width = max(len(p) for p in prompts)
-        # Left padding keeps every prompt's last token at the same position, which batched decoding needs.
-        input_ids = torch.full((len(prompts), width), tok.pad_token_id, dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids):] = 1
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=self.max_new_tokens,
-                                      do_sample=False, use_cache=self.use_cache, output_scores=True,
-                                      return_dict_in_generate=True,
-                                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        new_tokens = out.sequences[:, width:]
-        log_probs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
         answers = []
-        for row in range(len(prompts)):
-            ids = new_tokens[row].tolist()
-            finished = tok.eos_token_id in ids
-            # The EOS token's probability counts: a model unsure where the plan ends is unsure of the plan.
-            scored = ids.index(tok.eos_token_id) + 1 if finished else len(ids)
-            chosen = log_probs[row, torch.arange(scored), new_tokens[row, :scored]]
-            # Geometric mean of the chosen tokens' probabilities, as the interpreter's engines report it.
-            confidence = float(torch.exp(chosen.mean())) if scored else 0.0
-            text = tok.decode(ids[: scored - 1 if finished else scored], skip_special_tokens=True).strip()
-            if not finished:
-                answers.append(EngineAnswer(None, text, confidence,
+        for decoded in decode_plans(self.model, self.tokenizer, texts, self.max_new_tokens, self.max_prompt_tokens,
+                                    use_cache=self.use_cache):
+            if not decoded.finished:
+                answers.append(EngineAnswer(None, decoded.text, decoded.confidence,
                                             f"output did not end within {self.max_new_tokens} new tokens"))
                 continue
             try:
-                answers.append(EngineAnswer(parse_compact(text, route="remote"), text, confidence))
+                answers.append(EngineAnswer(parse_compact(decoded.text, route="remote"), decoded.text,
+                                            decoded.confidence))
             except PlanError as exc:
-                answers.append(EngineAnswer(None, text, confidence, f"invalid model output: {exc}"))
+                answers.append(EngineAnswer(None, decoded.text, decoded.confidence, f"invalid model output: {exc}"))
         return answers
 
     def plan(self, text: str, command_id: str = "") -> EngineAnswer:
