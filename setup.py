@@ -37,6 +37,8 @@ EXTRAS = {
     "serve": ["fastapi>=0.110", "uvicorn>=0.29", "httpx>=0.27"],
     "eval": ["matplotlib>=3.7", "jiwer>=3.0"],
     "ros-wheels": read_requirements("ros-wheels.txt"),
+    # colcon-building msg/ from the wheels (scripts/build_ros.sh); colcon itself: requirements/colcon.txt.
+    "ros-build": read_requirements("ros-build.txt"),
 }
 EXTRAS["robot"] = sorted({r for k in ("speech", "llm", "sim", "serve", "eval") for r in EXTRAS[k]})
 

@@ -3,8 +3,10 @@
 
     .venv/bin/python scripts/print_node_params.py motion sim
 
-Used to keep config/dog.yaml complete when a node gains a parameter. Nodes that load models
-(speech, interpreter) load them here too, so this takes as long as their start-up.
+Used to keep config/dog.yaml complete when a node gains a parameter (test/test_ros_conventions.py
+fails until it is). Construction only declares parameters: the interpreter, a lifecycle node, loads
+its models in configure, which this does not run. Parameters that the /** section sets for every
+node are printed too: leave those out of the node's own section.
 """
 
 import argparse

@@ -301,6 +301,10 @@ class TypedPublisher:
         else:
             self._publisher.publish(self._cls(data=encode_json(obj)))
 
+    def destroy(self, node) -> None:
+        """Destroy the underlying publisher (a lifecycle node's cleanup)."""
+        node.destroy_publisher(self._publisher)
+
     @property
     def topic(self) -> str:
         return self._publisher.topic_name

@@ -17,6 +17,10 @@ import yaml
 
 PACKAGE = "shadowpeft_ros"
 SIMULATORS = ("mujoco", "gazebo", "none")
+TIME_MODES = ("real", "sim")
+# Where dog.launch.py serves the attached model for offload_url:=local (shadowpeft dog picks a free port).
+LOCAL_OFFLOAD_HOST = "127.0.0.1"
+LOCAL_OFFLOAD_PORT = 8765
 
 
 class NodeTableError(ValueError):
@@ -32,6 +36,11 @@ class NodeSpec:
     summary: str
     # Decides from the resolved start-up arguments whether the node runs.
     enabled: Callable[[Mapping[str, str]], bool] = lambda args: True
+    # A managed (lifecycle) node: both starters drive configure, then activate.
+    lifecycle: bool = False
+    # Runs on the simulator's /clock when there is one (use_sim_time). Only the motion node's control
+    # loop closes around the physics; speech, interpreter and speaker measure wall-clock latencies.
+    follows_sim_clock: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,10 @@ class StartupArgument:
 # listens on /voice/command, and the interpreter subscribes only when its models are loaded.
 NODES: Tuple[NodeSpec, ...] = (
     NodeSpec("interpreter", "interpreter_node", "shadowpeft_ros.nodes.interpreter_node", "InterpreterNode",
-             "/voice/command -> ShadowPEFT model (detached on board, attached offloaded) -> /dog/plan, /dog/say"),
+             "/voice/command -> ShadowPEFT model (detached on board, attached offloaded) -> /dog/plan, /dog/say",
+             lifecycle=True),
     NodeSpec("motion", "motion_node", "shadowpeft_ros.nodes.motion_node", "MotionNode",
-             "/dog/plan -> safety layer -> /cmd_vel and /dog/posture; /dog/estop service"),
+             "/dog/plan -> safety layer -> /cmd_vel and /dog/posture; /dog/estop service", follows_sim_clock=True),
     NodeSpec("sim", "sim_node", "shadowpeft_ros.nodes.sim_node", "SimNode",
              "MuJoCo quadruped: /cmd_vel, /dog/posture -> physics -> /odom, /joint_states",
              enabled=lambda a: a["sim"] == "mujoco"),
@@ -66,12 +76,15 @@ STARTUP_ARGUMENTS: Tuple[StartupArgument, ...] = (
     StartupArgument("sim", "mujoco", "Simulator to run beside the nodes: mujoco (in-process physics), "
                     "gazebo (gz sim + ros_gz_bridge, ROS 2 install only) or none (a real dog's driver).",
                     choices=SIMULATORS),
+    StartupArgument("time_mode", "", "Clock of the MuJoCo simulator: 'real' paces physics to the wall clock, 'sim' "
+                    "runs it as fast as it can and publishes /clock (the motion node then runs on use_sim_time). "
+                    "Empty keeps the parameter file's value.", targets=(("sim", "time_mode"),)),
     StartupArgument("audio_source", "", "Audio input: 'mic', a WAV file, a directory of WAV files, or 'none' to "
                     "run without the speech node. Empty keeps the parameter file's value.",
                     targets=(("speech", "source"),)),
     StartupArgument("offload_url", "", "URL of the attached-model server (shadowpeft serve). Empty keeps the "
-                    "parameter file's value; 'none' disables offload; 'local' (shadowpeft dog only) starts a "
-                    "server on loopback for this run.", targets=(("interpreter", "offload.url"),)),
+                    "parameter file's value; 'none' disables offload; 'local' starts a server (shadowpeft serve) on "
+                    "loopback for this run.", targets=(("interpreter", "offload.url"),)),
     StartupArgument("offload_token", "", "Bearer token for the offload server (or set SHADOWPEFT_TOKEN).",
                     targets=(("interpreter", "offload.token"),)),
     StartupArgument("detached_model", "", "Directory of the exported detached shadow model (shadowpeft export).",
@@ -155,6 +168,8 @@ def resolve_arguments(given: Mapping[str, str]) -> Dict[str, str]:
     for arg in STARTUP_ARGUMENTS:
         if arg.choices and resolved[arg.name] not in arg.choices:
             raise NodeTableError(f"{arg.name} must be one of {list(arg.choices)}, got {resolved[arg.name]!r}")
+    if resolved["time_mode"] not in ("",) + TIME_MODES:
+        raise NodeTableError(f"time_mode must be one of {list(TIME_MODES)} (or empty), got {resolved['time_mode']!r}")
     return resolved
 
 
@@ -186,4 +201,28 @@ def plan_nodes(given: Mapping[str, str]) -> List[Tuple[NodeSpec, Dict[str, Any]]
         if spec.name == "interpreter" and params.get("offload.url") == "none":
             params["offload.url"] = ""
         planned.append((spec, params))
+    # A simulator with a /clock: MuJoCo in sim time, or Gazebo (its bridge publishes /clock).
+    sim_time_mode = table.get("sim", {}).get("time_mode", "real") if args["time_mode"] == "" else args["time_mode"]
+    sim_clock = (args["sim"] == "mujoco" and sim_time_mode == "sim") or args["sim"] == "gazebo"
+    for spec, params in planned:
+        if spec.follows_sim_clock and sim_clock:
+            params["use_sim_time"] = True
     return planned
+
+
+@dataclass(frozen=True)
+class LocalOffload:
+    """The offload server that offload_url 'local' starts for one run, on loopback."""
+
+    adapter: str
+    backbone: str
+    engine: str = "generate"
+    host: str = LOCAL_OFFLOAD_HOST
+
+
+def local_offload(planned) -> Optional[LocalOffload]:
+    """Return the loopback offload server the planned interpreter asks for (offload.url 'local'), or None."""
+    for spec, params in planned:
+        if spec.name == "interpreter" and params.get("offload.url") == "local":
+            return LocalOffload(adapter=str(params.get("adapter_path", "")), backbone=str(params.get("backbone", "")))
+    return None

@@ -20,12 +20,12 @@ VIOLATION_POLICIES = ("clamp", "refuse")
 class MotionDefaults:
     """Values for what a plan leaves unsaid ("null" in command language v1)."""
 
-    distance_m: float = field(default=1.0, metadata={"help": "Distance of a move whose distance was not said."})
-    angle_deg: float = field(default=90.0, metadata={"help": "Angle of a turn whose angle was not said."})
-    speed_mps: float = field(default=0.3, metadata={"help": "Normal walking speed."})
-    slow_speed_mps: float = field(default=0.15, metadata={"help": 'Speed for "slowly".'})
-    fast_speed_mps: float = field(default=0.45, metadata={"help": 'Speed for "quickly".'})
-    turn_rate_dps: float = field(default=40.0, metadata={"help": "Yaw rate of turns, degrees per second."})
+    distance_m: float = field(default=1.0, metadata={"range": (0.01, 100), "help": "Distance of a move whose distance was not said."})
+    angle_deg: float = field(default=90.0, metadata={"range": (1, 3600), "help": "Angle of a turn whose angle was not said."})
+    speed_mps: float = field(default=0.3, metadata={"range": (0.01, 5), "help": "Normal walking speed."})
+    slow_speed_mps: float = field(default=0.15, metadata={"range": (0.01, 5), "help": 'Speed for "slowly".'})
+    fast_speed_mps: float = field(default=0.45, metadata={"range": (0.01, 5), "help": 'Speed for "quickly".'})
+    turn_rate_dps: float = field(default=40.0, metadata={"range": (1, 360), "help": "Yaw rate of turns, degrees per second."})
 
     def __post_init__(self):
         for f in fields(self):
@@ -40,15 +40,15 @@ class MotionDefaults:
 class SafetyLimits:
     """Limits that no plan gets past. Defaults sit inside the envelope the MuJoCo dog was measured stable in."""
 
-    max_linear_speed_mps: float = field(default=0.5, metadata={"help": "Largest |vx|, |vy| ever published."})
-    max_angular_speed_dps: float = field(default=45.0, metadata={"help": "Largest |wz| ever published, deg/s."})
-    max_linear_accel_mps2: float = field(default=0.5, metadata={"help": "Ramp for linear velocity."})
-    max_angular_accel_dps2: float = field(default=90.0, metadata={"help": "Ramp for angular velocity."})
-    max_distance_m: float = field(default=5.0, metadata={"help": "Longest single move."})
-    max_angle_deg: float = field(default=720.0, metadata={"help": "Largest single turn."})
-    max_wait_s: float = field(default=30.0, metadata={"help": "Longest single wait."})
-    max_actions: int = field(default=10, metadata={"help": "Most actions in one plan."})
-    max_plan_duration_s: float = field(default=120.0, metadata={"help": "Longest estimated plan duration."})
+    max_linear_speed_mps: float = field(default=0.5, metadata={"range": (0.01, 5), "help": "Largest |vx|, |vy| ever published."})
+    max_angular_speed_dps: float = field(default=45.0, metadata={"range": (1, 360), "help": "Largest |wz| ever published, deg/s."})
+    max_linear_accel_mps2: float = field(default=0.5, metadata={"range": (0.01, 20), "help": "Ramp for linear velocity."})
+    max_angular_accel_dps2: float = field(default=90.0, metadata={"range": (1, 1440), "help": "Ramp for angular velocity."})
+    max_distance_m: float = field(default=5.0, metadata={"range": (0.01, 100), "help": "Longest single move."})
+    max_angle_deg: float = field(default=720.0, metadata={"range": (1, 3600), "help": "Largest single turn."})
+    max_wait_s: float = field(default=30.0, metadata={"range": (0.1, 3600), "help": "Longest single wait."})
+    max_actions: int = field(default=10, metadata={"range": (1, 100), "help": "Most actions in one plan."})
+    max_plan_duration_s: float = field(default=120.0, metadata={"range": (1, 3600), "help": "Longest estimated plan duration."})
     on_violation: str = field(default="clamp", metadata={"help": "'clamp' values into range, or 'refuse' the plan."})
 
     def __post_init__(self):

@@ -8,7 +8,7 @@ import pytest
 from rosidl_adapter.parser import parse_message_file
 
 from shadowpeft_ros.messages import (MessageError, MotionCommand, PlanOutcome, VoiceCommand, decode_json,
-                                     encode_json, to_wire)
+                                     encode_json, from_wire, to_wire)
 from shadowpeft_ros.plan import Move, Plan, Posture, Stop, Trick, Turn, Wait
 
 MSG_DIR = Path(__file__).resolve().parent.parent / "msg"
@@ -123,3 +123,63 @@ def test_bool_is_not_a_number():
 def test_stamps_keep_sub_second_precision():
     back = decode_json("VoiceCommand", encode_json(VoiceCommand(text="x", speech_end=1732790000.123456)))
     assert math.isclose(back.speech_end, 1732790000.123456, abs_tol=1e-6)
+
+
+# -- the colcon-generated classes (transport "ros"), checked in a process with the install's environment
+
+PROBE = Path(__file__).with_name("ros_probe.py")
+# rosidl's name for each .msg primitive, as get_fields_and_field_types() spells it.
+ROSIDL_TYPE_NAMES = {"string": "string", "bool": "boolean", "float32": "float", "float64": "double",
+                     "int32": "int32", "uint32": "uint32"}
+
+
+def _msg_type_name(field_type) -> str:
+    if field_type.is_primitive_type():
+        name = ROSIDL_TYPE_NAMES[field_type.type]
+    else:
+        name = f"{field_type.pkg_name}/{field_type.type}"
+    return f"sequence<{name}>" if field_type.is_array else name
+
+
+def _run_probe(ros_install, request):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, str(PROBE)], input=json.dumps(request), env=ros_install,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+SAMPLES = {
+    "VoiceCommand": VoiceCommand(text="hey dog sit", confidence=0.8125, low_confidence=True, is_stop=True,
+                                 speech_start=1.5, speech_end=2.25, transcript_ready=3.0, source="file:/tmp/a.wav"),
+    "MotionCommand": MotionCommand(plan=PLAN, text="walk", latencies={"asr": 0.5, "interpreter": 0.25},
+                                   speech_end=1732790000.5),
+    "PlanOutcome": PlanOutcome(command_id="c1", outcome="refused", reason="speed over the limit", stamp=7.5),
+}
+
+
+def test_generated_classes_match_the_json_mapping_field_by_field(ros_install):
+    result = _run_probe(ros_install, {"mode": "fields", "wires": {k: [to_wire(v)] for k, v in SAMPLES.items()}})
+    assert ".colcon" in result["module"] or "install" in result["module"], result["module"]
+    classes = result["classes"]
+    for path in sorted(MSG_DIR.glob("*.msg")):
+        spec = parse_message_file("shadowpeft_ros", str(path))
+        expected = {f.name: _msg_type_name(f.type) for f in spec.fields}
+        # Same names, same order, same types as the .msg file.
+        assert list(classes[path.stem].items()) == list(expected.items()), path.stem
+    for kind, obj in SAMPLES.items():
+        wire = to_wire(obj)
+        assert list(classes[kind]) == list(wire), f"{kind}: generated fields differ from the JSON mapping"
+        (back,) = result["round_trips"][kind]
+        # Through the generated class and its C serialisation: every JSON field survives unchanged,
+        # except float32 confidence (exactly representable here) and NaN for "not said".
+        if kind == "MotionCommand":
+            for sent, got in zip(wire["actions"], back["actions"]):
+                for key, value in sent.items():
+                    if value is None:
+                        assert math.isnan(got[key]), (kind, key)
+                        got[key] = None
+        assert back == wire, kind
+        assert from_wire(kind, back) == obj if kind != "MotionCommand" else from_wire(kind, back).plan == obj.plan

@@ -3,6 +3,8 @@
 import argparse
 import importlib.util
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -34,18 +36,185 @@ def _runner_entries(argv):
             for spec, params in node_table.plan_nodes(startup_arguments(args))]
 
 
+# -- what dog.launch.py hands to launch, against what `shadowpeft dog` starts ------------------------
+# launch and launch_ros are not installable here, so the launch file runs against stand-ins that only
+# record what it constructs. The launch file's own code runs unchanged; so does the runner's.
+
+class Recorded:
+    """A launch action or event as the launch file built it: its class name and arguments."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    @property
+    def kind(self):
+        return type(self).__name__
+
+
+def _recording_module(name, *class_names, **functions):
+    module = types.ModuleType(name)
+    for class_name in class_names:
+        setattr(module, class_name, type(class_name, (Recorded,), {}))
+    for function_name, function in functions.items():
+        setattr(module, function_name, function)
+    return module
+
+
+@pytest.fixture
+def recording_launch(monkeypatch):
+    modules = {
+        "launch": _recording_module("launch", "LaunchDescription"),
+        "launch.actions": _recording_module("launch.actions", "DeclareLaunchArgument", "OpaqueFunction",
+                                            "IncludeLaunchDescription", "ExecuteProcess", "EmitEvent",
+                                            "RegisterEventHandler"),
+        "launch.substitutions": _recording_module("launch.substitutions", "LaunchConfiguration"),
+        "launch.launch_description_sources": _recording_module("launch.launch_description_sources",
+                                                               "PythonLaunchDescriptionSource"),
+        "launch.events": _recording_module("launch.events", matches_action=lambda action: ("matches", action)),
+        "launch_ros": _recording_module("launch_ros"),
+        "launch_ros.actions": _recording_module("launch_ros.actions", "Node", "LifecycleNode"),
+        "launch_ros.event_handlers": _recording_module("launch_ros.event_handlers", "OnStateTransition"),
+        "launch_ros.events": _recording_module("launch_ros.events"),
+        "launch_ros.events.lifecycle": _recording_module("launch_ros.events.lifecycle", "ChangeState"),
+    }
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+
+    def launch(launch_args):
+        """Return the actions `ros2 launch shadowpeft_ros dog.launch.py ARGS` would run."""
+        description = _load_launch_file().generate_launch_description()
+        (entities,) = description.args
+        declared = {e.args[0]: e.kwargs["default_value"] for e in entities if e.kind == "DeclareLaunchArgument"}
+        unknown = set(launch_args) - set(declared)
+        assert not unknown, f"ros2 launch would refuse the unknown arguments {unknown}"
+        values = {**declared, **launch_args}
+
+        class Context:
+            @staticmethod
+            def perform_substitution(substitution):
+                return values[substitution.args[0]]
+
+        (opaque,) = [e for e in entities if e.kind == "OpaqueFunction"]
+        return opaque.kwargs["function"](Context())
+
+    return launch
+
+
+LOCAL_URL = "<loopback offload server>"
+
+
+def _launched(actions):
+    """Return {node name: (executable, parameters, lifecycle)} and the offload server's (argv, env)."""
+    nodes, server = {}, None
+    for action in actions:
+        if action.kind in ("Node", "LifecycleNode"):
+            kw = action.kwargs
+            assert kw["package"] == node_table.PACKAGE
+            (params,) = kw["parameters"]
+            nodes[kw["name"]] = (kw["executable"], dict(params), action.kind == "LifecycleNode")
+        elif action.kind == "ExecuteProcess":
+            server = (action.kwargs["cmd"], action.kwargs["additional_env"])
+    for name, (_, _, lifecycle) in nodes.items():
+        if lifecycle:
+            node = next(a for a in actions if a.kind == "LifecycleNode" and a.kwargs["name"] == name)
+            _check_lifecycle_driven(actions, node)
+    if server is not None:
+        argv, env = server
+        url = f"http://{argv[argv.index('--host') + 1]}:{argv[argv.index('--port') + 1]}"
+        params = nodes["interpreter"][1]
+        assert params["offload.url"] == url and params["offload.token"] == env["SHADOWPEFT_TOKEN"]
+        params["offload.url"], params["offload.token"] = LOCAL_URL, ""
+    return nodes, server
+
+
+def _check_lifecycle_driven(actions, node):
+    """The launch file must configure the lifecycle node at start and activate it once inactive."""
+    from lifecycle_msgs.msg import Transition
+
+    emits = [a for a in actions if a.kind == "EmitEvent"]
+    assert any(e.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_CONFIGURE
+               and e.kwargs["event"].kwargs["lifecycle_node_matcher"] == ("matches", node) for e in emits)
+    handlers = [a.args[0] for a in actions if a.kind == "RegisterEventHandler"]
+    (activate,) = [h for h in handlers if h.kwargs["target_lifecycle_node"] is node]
+    assert activate.kwargs["goal_state"] == "inactive"
+    (event,) = activate.kwargs["entities"]
+    assert event.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_ACTIVATE
+
+
+def _started_by_runner(argv):
+    """Return what `shadowpeft dog ARGV` starts, from the function its run() starts it with."""
+    args = build_parser().parse_args(["dog", *argv])
+    planned, _common, offload = dog_command.prepare(args)
+    nodes = {spec.name: (spec.executable, dict(params), spec.lifecycle) for spec, params in planned}
+    if offload is not None:
+        # run() starts the server, then puts its URL and token here (_start_local_offload).
+        assert nodes["interpreter"][1]["offload.url"] == "local"
+        nodes["interpreter"][1]["offload.url"], nodes["interpreter"][1]["offload.token"] = LOCAL_URL, ""
+    return nodes, offload
+
+
 @pytest.mark.parametrize("argv,launch_args", [
     ([], {}),
     (["--sim", "none"], {"sim": "none"}),
+    (["--time-mode", "sim"], {"time_mode": "sim"}),
     (["--sim", "gazebo", "--offload-url", "http://gpu:8080", "--token", "t0k"],
      {"sim": "gazebo", "offload_url": "http://gpu:8080", "offload_token": "t0k"}),
     (["--audio-source", "/tmp/a.wav", "--whisper-model", "/models/tiny", "--detached-model", "/m/detached"],
      {"audio_source": "/tmp/a.wav", "whisper_model": "/models/tiny", "detached_model": "/m/detached"}),
     (["--speaker", "true", "--offload", "none"], {"speaker": "true", "offload_url": "none"}),
+    (["--offload", "local", "--backbone", "/m/backbone"], {"offload_url": "local", "backbone": "/m/backbone"}),
 ])
-def test_launch_file_and_runner_start_the_same_nodes(argv, launch_args):
-    launch = _load_launch_file()
-    assert launch.launch_entries(launch_args) == _runner_entries(argv)
+def test_launch_file_and_runner_start_the_same_nodes(recording_launch, argv, launch_args):
+    launched, server = _launched(recording_launch(launch_args))
+    started, offload = _started_by_runner(argv)
+    assert launched == started
+    assert (server is None) == (offload is None)
+    if offload is not None:
+        cmd, _env = server
+        flags = dict(zip(cmd[2::2], cmd[3::2]))
+        assert cmd[:2] == ["shadowpeft", "serve"]
+        assert (flags["--host"], flags["--engine"], flags.get("--adapter", ""), flags.get("--backbone", "")) == (
+            offload.host, offload.engine, offload.adapter, offload.backbone)
+
+
+def test_sim_clock_and_overrides_reach_both_starters(recording_launch, tmp_path):
+    """The cases that once differed: use_sim_time, a changed parameter, the interpreter's lifecycle."""
+    launched, _ = _launched(recording_launch({"time_mode": "sim"}))
+    started, _ = _started_by_runner(["--time-mode", "sim"])
+    for nodes in (launched, started):
+        assert nodes["motion"][1]["use_sim_time"] is True and nodes["sim"][1]["time_mode"] == "sim"
+        assert "use_sim_time" not in nodes["interpreter"][1]
+        assert nodes["interpreter"][2] is True and nodes["motion"][2] is False
+    gazebo, _ = _launched(recording_launch({"sim": "gazebo"}))
+    assert gazebo["motion"][1]["use_sim_time"] is True and "sim" not in gazebo
+    # A parameter changed for one run: `--set` for the runner, a parameter file for launch.
+    text = node_table.default_params_file().read_text()
+    assert "    limits.max_linear_speed_mps: 0.5\n" in text
+    (tmp_path / "dog.yaml").write_text(text.replace("    limits.max_linear_speed_mps: 0.5\n",
+                                                    "    limits.max_linear_speed_mps: 0.3\n"))
+    launched, _ = _launched(recording_launch({"params_file": str(tmp_path / "dog.yaml")}))
+    started, _ = _started_by_runner(["--set", "motion.limits.max_linear_speed_mps=0.3",
+                                     "--set", "interpreter.limits.max_linear_speed_mps=0.3"])
+    for name in ("motion", "interpreter"):
+        assert launched[name][1]["limits.max_linear_speed_mps"] == 0.3
+        assert started[name][1]["limits.max_linear_speed_mps"] == 0.3
+
+
+def test_package_xml_declares_what_nodes_and_launch_files_use():
+    """Every ROS package imported by the nodes or started by a launch file is a dependency in package.xml."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(ROOT / "package.xml").getroot()
+    declared = {e.text for e in root if e.tag in ("depend", "exec_depend", "build_depend")}
+    used = set()
+    for path in list((ROOT / "shadowpeft_ros").rglob("*.py")) + list((ROOT / "launch").glob("*.py")):
+        text = path.read_text()
+        used |= set(re.findall(r"^\s*from (\w+)\.(?:msg|srv|action) import", text, re.M))
+        used |= set(re.findall(r'package="(\w+)"', text))
+        used |= {m for m in ("rclpy", "launch", "launch_ros", "ament_index_python")
+                 if re.search(rf"^\s*(?:from|import) {m}\b", text, re.M)}
+    used.discard("shadowpeft_ros")
+    assert used - declared == set(), "used but not declared in package.xml"
 
 
 def test_text_input_runs_without_the_speech_node():

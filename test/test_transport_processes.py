@@ -1,6 +1,7 @@
-"""Two processes exchange VoiceCommand and MotionCommand over DDS with the JSON transport."""
+"""Processes exchange the pipeline's messages over DDS: in JSON, and in the colcon-generated types."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -83,3 +84,87 @@ def test_voice_and_motion_commands_cross_processes(echo_process):
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert stderr.count("rejected malformed MotionCommand on /dog/plan") == 2, stderr
+
+
+# -- the generated types (transport "ros") between the colcon-installed nodes -----------------------
+
+PROBE = Path(__file__).with_name("ros_probe.py")
+
+
+def _start_installed_node(ros_install, executable, *ros_args):
+    """Start a node the way `ros2 run shadowpeft_ros <executable>` does, from the colcon install."""
+    install = Path(ros_install["COLCON_PREFIX_PATH"].split(os.pathsep)[0]) / "shadowpeft_ros"
+    params = install / "share" / "shadowpeft_ros" / "config" / "dog.yaml"
+    argv = [sys.executable, str(install / "lib" / "shadowpeft_ros" / executable),
+            "--ros-args", "--params-file", str(params), "-p", "transport:=ros", *ros_args]
+    return subprocess.Popen(argv, env=ros_install, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _motion_wire(command_id):
+    plan = Plan(actions=(Move("forward", 0.2, None), Turn("left", 10.0)))
+    return to_wire(MotionCommand(plan=plan, command_id=command_id, text="typed plan", latencies={"test": 0.0}))
+
+
+def test_installed_nodes_talk_in_generated_types_end_to_end(ros_install, tiny_detached):
+    """Voice command -> lifecycle interpreter -> plan -> motion node -> outcome, each in its own process."""
+    procs = [
+        _start_installed_node(ros_install, "interpreter_node", "-p", "mode:=detached",
+                              "-p", f"detached_path:={tiny_detached}", "-p", "max_new_tokens:=8"),
+        _start_installed_node(ros_install, "motion_node"),
+    ]
+    try:
+        stop = VoiceCommand(text="stop", source="text")
+        walk = VoiceCommand(text="walk forward one meter", source="text", confidence=0.75)
+        request = {"mode": "e2e", "voice": [to_wire(stop), to_wire(walk)], "plans": [_motion_wire("typed-plan-1")],
+                   "timeout": 120}
+        run = subprocess.run([sys.executable, str(PROBE)], input=json.dumps(request), env=ros_install,
+                             capture_output=True, text=True, timeout=400)
+        lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    finally:
+        logs = []
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+            try:
+                logs.append(proc.communicate(timeout=30)[0])
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                logs.append(proc.communicate()[0])
+    where = "\n".join(log[-2000:] for log in logs)
+    assert run.returncode == 0 and not any("error" in line for line in lines), (run.stdout[-3000:],
+                                                                                 run.stderr[-3000:], where)
+
+    # The lifecycle, driven over the interpreter's own services as launch or `ros2 lifecycle set` do.
+    states = [line["state"] for line in lines if "state" in line]
+    assert states == ["unconfigured", "inactive", "active"], (states, where)
+    assert all(line["success"] for line in lines if "transition" in line), where
+    # On the graph the topics carry the generated types, not std_msgs/String.
+    (topics,) = [line["topics"] for line in lines if "topics" in line]
+    assert dict((name, types) for name, types in topics) == {
+        "/voice/command": ["shadowpeft_ros/msg/VoiceCommand"], "/dog/plan": ["shadowpeft_ros/msg/MotionCommand"],
+        "/dog/outcome": ["shadowpeft_ros/msg/PlanOutcome"]}, topics
+
+    plans = {}
+    outcomes = {}
+    for line in lines:
+        if line.get("kind") == "plan":
+            plans.setdefault(line["wire"]["command_id"], []).append(line["wire"])
+        elif line.get("kind") == "outcome":
+            outcomes.setdefault(line["wire"]["command_id"], []).append(line["wire"]["outcome"])
+    # "stop": the interpreter answers it without a model, the motion node runs the stop plan.
+    (stop_plan,) = plans[stop.command_id]
+    assert [a["type"] for a in stop_plan["actions"]] == ["stop"] and stop_plan["route"] == "local"
+    assert stop_plan["text"] == "stop" and stop_plan["speech_end"] == to_wire(stop)["speech_end"]
+    assert outcomes[stop.command_id][-1] in ("done", "stopped"), (outcomes, where)
+    # The tiny model's answer to a real sentence: whatever it is, a plan goes out and the command ends.
+    assert plans[walk.command_id] and outcomes[walk.command_id][-1] in ("done", "stopped", "refused", "failed")
+    # A plan with numbers and an unsaid speed (NaN on the wire) crosses to the motion node and runs.
+    assert outcomes["typed-plan-1"] == ["accepted", "done"], (outcomes, where)
+    (typed,) = plans["typed-plan-1"]
+    assert typed["actions"][0]["distance_m"] == 0.2 and math.isnan(typed["actions"][0]["speed_mps"])
+
+    (diagnostics,) = [line["diagnostics"] for line in lines if "diagnostics" in line]
+    assert {"motion: executor", "motion: watchdog", "motion: limits", "interpreter: engines",
+            "interpreter: offload"} <= set(diagnostics), sorted(diagnostics)
+    engines = diagnostics["interpreter: engines"]["values"]
+    assert engines["lifecycle_state"] == "active" and engines["engine.detached"] == "loaded"
+    assert int(engines["commands"]) >= 1

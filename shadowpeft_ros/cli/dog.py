@@ -54,9 +54,6 @@ def register(subparsers) -> None:
                     "outcomes, final pose).")
     io.add_argument("--plot", metavar="PNG", help="Save a top-down plot of the commanded and achieved path "
                     "(needs the MuJoCo simulator).")
-    io.add_argument("--time-mode", choices=("real", "sim"), default=None,
-                    help="Simulator clock: 'real' paces physics to the wall clock, 'sim' runs it as fast as it can. "
-                    "Default: the parameter file's value.")
     io.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                     help="Override one parameter of one node, e.g. --set motion.limits.max_linear_speed_mps=0.3")
     io.add_argument("--timeout", type=float, default=180.0,
@@ -91,11 +88,29 @@ def startup_arguments(args) -> dict:
     return given
 
 
-def run(args) -> int:
-    from ..node_table import NodeTableError, common_parameter_names, plan_nodes
+def prepare(args, given=None):
+    """Return what this run starts: (planned nodes with their parameters, common names, local offload server).
 
-    given = startup_arguments(args)
+    Exactly what ``run`` starts, so that test_node_table can hold it against dog.launch.py.
+    """
+    from ..node_table import NodeTableError, common_parameter_names, local_offload, plan_nodes
+
+    given = startup_arguments(args) if given is None else given
     overrides = _parse_overrides(args.set)
+    try:
+        planned = plan_nodes(given)
+        common = common_parameter_names(given)
+    except NodeTableError as exc:
+        raise CliError(str(exc)) from None
+    for spec, params in planned:
+        params.update(overrides.pop(spec.name, {}))
+    if overrides:
+        raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
+    return planned, common, local_offload(planned)
+
+
+def run(args) -> int:
+    given = startup_arguments(args)
     workdir = tempfile.TemporaryDirectory(prefix="shadowpeft-dog-")
     if args.say:
         from ..speech.tts import synthesize
@@ -104,29 +119,14 @@ def run(args) -> int:
         print(f"[tts] speaking {args.say!r} with espeak-ng -> {wav}")
         synthesize(args.say, wav, lead_silence_s=0.5, trail_silence_s=1.0)
         given["audio_source"] = str(wav)
-    try:
-        planned = plan_nodes(given)
-        common = common_parameter_names(given)
-    except NodeTableError as exc:
-        raise CliError(str(exc)) from None
-    sim_params = next((params for spec, params in planned if spec.name == "sim"), {})
-    time_mode = args.time_mode or sim_params.get("time_mode", "real")
-    for spec, params in planned:
-        params.update(overrides.pop(spec.name, {}))
-        if spec.name == "sim" and args.time_mode:
-            params["time_mode"] = args.time_mode
-        # In sim time the physics runs faster than the wall clock: the motion node must tick on /clock.
-        if spec.name == "motion" and time_mode == "sim":
-            params["use_sim_time"] = True
-    if overrides:
-        raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
+    planned, common, offload = prepare(args, given)
     if args.plot and not any(spec.name == "sim" for spec, _ in planned):
         raise CliError("--plot needs the MuJoCo simulator (--sim mujoco)")
     local_server = None
     try:
-        interpreter_params = next(params for spec, params in planned if spec.name == "interpreter")
-        if interpreter_params.get("offload.url") == "local":
-            local_server = _start_local_offload(interpreter_params)
+        if offload is not None:
+            interpreter_params = next(params for spec, params in planned if spec.name == "interpreter")
+            local_server = _start_local_offload(offload, interpreter_params)
         report = DogSession(planned, args, common).run()
     finally:
         if local_server is not None:
@@ -145,17 +145,17 @@ def run(args) -> int:
     return 1 if unfinished else 0
 
 
-def _start_local_offload(interpreter_params: dict):
+def _start_local_offload(offload, interpreter_params: dict):
     """Serve the attached model on loopback for this run and point the interpreter at it."""
     from ..interpreter import InterpreterOptions
     from ..offload.engine import EngineOptions
     from ..offload.local import LocalServerError, start_local_server
 
-    adapter = interpreter_params.get("adapter_path") or InterpreterOptions().adapter_path
+    adapter = offload.adapter or InterpreterOptions().adapter_path
     print(f"[offload] starting a local server for the attached model ({adapter}) ...")
     try:
-        server = start_local_server(EngineOptions(engine="generate", adapter=adapter,
-                                                  backbone=interpreter_params.get("backbone", "")))
+        server = start_local_server(EngineOptions(engine=offload.engine, adapter=adapter, backbone=offload.backbone),
+                                    host=offload.host)
     except LocalServerError as exc:
         raise CliError(f"--offload local: the server did not start: {exc}") from None
     print(f"[offload] ready at {server.url}")
@@ -274,7 +274,20 @@ class DogSession:
             undeclared = sorted(n for n in params if not node.has_parameter(n) and n not in self.common_names)
             if undeclared:
                 raise CliError(f"node {spec.name!r} has no parameters {undeclared} (check the parameter file)")
+            if spec.lifecycle:
+                self._bring_up(spec, node)
         return nodes
+
+    @staticmethod
+    def _bring_up(spec, node) -> None:
+        """Drive a lifecycle node through configure and activate, as dog.launch.py's event handlers do."""
+        from rclpy.lifecycle import TransitionCallbackReturn
+
+        print(f"[start] {spec.name}: configure (loads the models)")
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise CliError(f"the {spec.name} node could not configure (its log above says why)")
+        if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            raise CliError(f"the {spec.name} node could not activate")
 
     def _create_console(self):
         from geometry_msgs.msg import Twist

@@ -11,6 +11,9 @@ COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, histo
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 SENSOR_QOS = qos_profile_sensor_data
+# Odometry readers are best effort: a best-effort reader matches both reliable and best-effort
+# writers, and many robot drivers publish /odom best effort (a reliable reader would hear nothing).
+ODOM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
 
 
 def run_node(node_factory, args=None) -> None:

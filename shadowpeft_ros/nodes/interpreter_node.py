@@ -5,11 +5,14 @@ Which model answers:
 - ``mode: attached``: backbone + shadow adapter in this process.
 - ``mode: auto`` with ``offload.url`` set: the offload router (``offload.policy``: escalate,
   remote_first or local_only) between the detached shadow and the offload server, with deadlines
-  and a circuit breaker. Its state goes out on /diagnostics every ``diagnostics_period_s``.
+  and a circuit breaker. Its state goes out on /diagnostics every ``diagnostics_period_s``, with the
+  engines loaded, the lifecycle state and the escalation rate.
 - ``mode: auto`` without a URL: the detached shadow first, escalating to an in-process attached
-  model, loaded on the first escalation.
+  model (loaded in configure too, not on the first escalation).
 
-The model runs in its own mutually exclusive callback group, one command at a time and in order.
+A lifecycle node: the models load in ``on_configure``, commands are taken once active (see
+InterpreterNode). The model runs in its own mutually exclusive callback group, one command at a
+time and in order.
 Stop commands never wait for it: they become a stop plan at once (the motion node has usually
 stopped already on the speech node's fast-path flag).
 """
@@ -20,9 +23,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
 from std_msgs.msg import String
 
 from .. import topics
@@ -30,6 +33,7 @@ from ..messages import MotionCommand, PlanOutcome, TypedPublisher, VoiceCommand,
 from ..plan import Plan, Stop
 from ..safety import MotionDefaults, SafetyLimits
 from .common import COMMAND_QOS, run_node
+from .diagnostics import OK, WARN, NodeDiagnostics
 from .params import declare_options
 
 
@@ -42,62 +46,146 @@ class InterpreterNodeOptions:
     say_topic: str = field(default=topics.SAY, metadata={"help": "Spoken replies (std_msgs/String)."})
     outcome_topic: str = field(default=topics.OUTCOME,
                                metadata={"help": "PlanOutcome topic, for commands that end here (refusals, answers)."})
-    diagnostics_topic: str = field(default=topics.DIAGNOSTICS, metadata={"help": "Offload state (DiagnosticArray)."})
-    diagnostics_period_s: float = field(default=1.0, metadata={"help": "How often the offload state is published."})
+    diagnostics_topic: str = field(default=topics.DIAGNOSTICS, metadata={
+        "help": "Offload state, engines loaded and escalation rate (DiagnosticArray)."})
+    diagnostics_period_s: float = field(default=1.0, metadata={
+        "range": (0.1, 60.0), "help": "How often the diagnostics are published, s."})
     transport: str = field(default="auto", metadata={"help": "Message transport: auto, ros or json."})
     min_asr_confidence: float = field(
-        default=0.0, metadata={"help": "Transcripts below this ASR confidence are refused, never guessed at "
+        default=0.0, metadata={"range": (0.0, 1.0), "help": "Transcripts below this ASR confidence are refused, never guessed at "
                                        "(0 passes everything on to the model)."})
-    dedup_window: int = field(default=1024, metadata={"help": "How many command ids to remember against replays."})
+    dedup_window: int = field(default=1024, metadata={"range": (1, 1000000), "help": "How many command ids to remember against replays."})
 
 
-class InterpreterNode(Node):
+class InterpreterNode(LifecycleNode):
+    """A managed node (ros2/demos lifecycle_py): parameters at construction, models in on_configure.
+
+    - construction declares every parameter and starts /diagnostics; nothing is loaded.
+    - ``configure`` loads the models (tens of seconds on first start) and creates the publishers.
+    - ``activate`` subscribes to /voice/command: commands are taken only from here on.
+    - ``deactivate`` unsubscribes; ``cleanup`` and ``shutdown`` free the models and the offload router.
+    ``dog.launch.py`` and ``shadowpeft dog`` drive configure and activate at start; by hand:
+    ``ros2 lifecycle set /interpreter configure`` then ``activate``.
+    """
+
     def __init__(self, **kwargs):
         super().__init__("interpreter", **kwargs)
-        from ..interpreter import Interpreter, InterpreterOptions
+        from ..interpreter import InterpreterOptions
         from ..offload.client import OffloadOptions
-        from ..offload.router import OffloadRouter, RouterOptions
+        from ..offload.router import RouterOptions
 
         self.options = declare_options(self, InterpreterNodeOptions)
         self.model_options = declare_options(self, InterpreterOptions)
-        limits = declare_options(self, SafetyLimits, prefix="limits.")
-        defaults = declare_options(self, MotionDefaults, prefix="defaults.")
-        offload = declare_options(self, OffloadOptions, prefix="offload.")
+        self.limits = declare_options(self, SafetyLimits, prefix="limits.")
+        self.defaults = declare_options(self, MotionDefaults, prefix="defaults.")
+        self.offload = declare_options(self, OffloadOptions, prefix="offload.")
         # One confidence threshold for the detached model, whichever component applies it.
-        router_options = declare_options(self, RouterOptions, prefix="offload.", exclude=("confidence_threshold",),
-                                         confidence_threshold=self.model_options.confidence_threshold)
-        log = self.get_logger()
-        started = time.monotonic()
-        self.interpreter = Interpreter(self.model_options, limits, defaults)
+        self.router_options = declare_options(self, RouterOptions, prefix="offload.", exclude=("confidence_threshold",),
+                                              confidence_threshold=self.model_options.confidence_threshold)
+        self.interpreter = None
         self.router = None
-        if self.model_options.mode == "auto" and offload.enabled:
-            self.router = OffloadRouter.create(self.interpreter.detached, offload, router_options, limits=limits,
-                                               defaults=defaults)
-            how = f"detached on board, offload {offload.url} (policy {router_options.policy})"
-        else:
-            self.interpreter.load()
-            if self.model_options.mode == "auto":
-                # Escalations go to the in-process attached model: load it now, not on the first command.
-                self.interpreter.attached
-            how = {"detached": "detached shadow only", "attached": "attached model in this process",
-                   "auto": "detached on board, attached in this process on escalation (no offload URL)"}[
-                self.model_options.mode]
-        log.info(f"interpreter ready in {time.monotonic() - started:.1f} s: {how}")
+        self.plan_pub = self.outcome_pub = self.say_pub = self.voice_sub = None
         self._seen = OrderedDict()
-
+        self.engines = {"detached": "not loaded", "attached": "not loaded"}
+        self.load_seconds = None
+        self.commands = 0
+        self.escalations = 0
         self.model_group = MutuallyExclusiveCallbackGroup()
+        # Diagnostics run in every state: an integrator sees "unconfigured" or "loading" too.
+        self.lifecycle_state = "unconfigured"
+        self.diagnostics = NodeDiagnostics(self, "interpreter", self.options.diagnostics_period_s,
+                                           self.options.diagnostics_topic)
+        self.diagnostics.add("offload", self.offload_check)
+        self.diagnostics.add("engines", self.engines_check)
+
+    # -- lifecycle transitions ----------------------------------------------------------------------
+
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        """Load the models the mode needs and create the publishers."""
+        from ..interpreter import Interpreter
+        from ..offload.router import OffloadRouter
+
+        log = self.get_logger()
+        self.lifecycle_state = "configuring"
+        started = time.monotonic()
+        try:
+            self.interpreter = Interpreter(self.model_options, self.limits, self.defaults)
+            if self.model_options.mode == "auto" and self.offload.enabled:
+                self.router = OffloadRouter.create(self.interpreter.detached, self.offload, self.router_options,
+                                                   limits=self.limits, defaults=self.defaults)
+                self.engines = {"detached": "loaded", "attached": f"offload {self.offload.url}"}
+                how = f"detached on board, offload {self.offload.url} (policy {self.router_options.policy})"
+            else:
+                self.interpreter.load()
+                if self.model_options.mode == "auto":
+                    # Escalations go to the in-process attached model: load it now, not on the first command.
+                    self.interpreter.attached
+                self.engines = {"detached": "loaded" if self.model_options.mode != "attached" else "not used",
+                                "attached": "loaded" if self.model_options.mode != "detached" else "not used"}
+                how = {"detached": "detached shadow only", "attached": "attached model in this process",
+                       "auto": "detached on board, attached in this process on escalation (no offload URL)"}[
+                    self.model_options.mode]
+        except Exception as exc:  # a missing model file or a bad adapter: stay unconfigured, say why
+            log.error(f"configure failed, the models did not load: {exc!r}")
+            self._free()
+            self.lifecycle_state = "unconfigured"
+            return TransitionCallbackReturn.FAILURE
+        self.load_seconds = time.monotonic() - started
         self.plan_pub = TypedPublisher(self, "MotionCommand", self.options.plan_topic, COMMAND_QOS,
                                        self.options.transport)
         self.outcome_pub = TypedPublisher(self, "PlanOutcome", self.options.outcome_topic, COMMAND_QOS,
                                           self.options.transport)
         self.say_pub = self.create_publisher(String, self.options.say_topic, COMMAND_QOS)
+        self.lifecycle_state = "inactive"
+        log.info(f"interpreter configured in {self.load_seconds:.1f} s: {how}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        """Start taking commands."""
         self.voice_sub = create_typed_subscription(self, "VoiceCommand", self.options.voice_topic,
                                                    self.voice_callback, COMMAND_QOS, self.options.transport,
                                                    callback_group=self.model_group)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, self.options.diagnostics_topic, 10)
-        # Its own group: the offload state keeps flowing while a model is busy.
-        self.diagnostics_timer = self.create_timer(self.options.diagnostics_period_s, self.diagnostics_callback,
-                                                   callback_group=MutuallyExclusiveCallbackGroup())
+        self.lifecycle_state = "active"
+        self.get_logger().info(f"interpreter active on {self.options.voice_topic}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        """Stop taking commands; the models stay loaded."""
+        if self.voice_sub is not None:
+            self.destroy_subscription(self.voice_sub)
+            self.voice_sub = None
+        self.lifecycle_state = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        """Free the models, the router and the publishers."""
+        self._free()
+        self.lifecycle_state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        """Free everything, from whichever state the node is in."""
+        self._free()
+        self.lifecycle_state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _free(self) -> None:
+        if self.voice_sub is not None:
+            self.destroy_subscription(self.voice_sub)
+            self.voice_sub = None
+        for pub in (self.plan_pub, self.outcome_pub):
+            if pub is not None:
+                pub.destroy(self)
+        if self.say_pub is not None:
+            self.destroy_publisher(self.say_pub)
+        self.plan_pub = self.outcome_pub = self.say_pub = None
+        if self.router is not None:
+            self.router.close()
+            self.router = None
+        if self.interpreter is not None:
+            self.interpreter.close()
+            self.interpreter = None
+        self.engines = {"detached": "not loaded", "attached": "not loaded"}
 
     def offload_status(self) -> dict:
         """Return the offload state: the router's snapshot, or that offload is off."""
@@ -106,16 +194,23 @@ class InterpreterNode(Node):
         return {"policy": "local_only" if self.model_options.mode == "detached" else "in_process",
                 "enabled": False, "url": "", "reachable": None, "breaker": "n/a", "last_rtt_s": None}
 
-    def diagnostics_callback(self) -> None:
+    def offload_check(self):
+        """The offload state as a diagnostic: (level, message, values)."""
         from ..offload.router import diagnostic_fields
 
         level, message, values = diagnostic_fields(self.offload_status())
-        status = DiagnosticStatus(level=bytes([level]), name="shadowpeft_ros: offload", message=message,
-                                  hardware_id="interpreter",
-                                  values=[KeyValue(key=k, value=v) for k, v in values])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array)
+        return level, message, dict(values)
+
+    def engines_check(self):
+        """Engines loaded, lifecycle state, and how often commands were escalated."""
+        rate = self.escalations / self.commands if self.commands else None
+        values = {"lifecycle_state": self.lifecycle_state, "mode": self.model_options.mode,
+                  "engine.detached": self.engines["detached"], "engine.attached": self.engines["attached"],
+                  "load_s": self.load_seconds, "commands": self.commands, "escalations": self.escalations,
+                  "escalation_rate": rate}
+        if self.lifecycle_state != "active":
+            return WARN, f"not taking commands ({self.lifecycle_state})", values
+        return OK, ("no commands yet" if rate is None else f"escalation rate {rate:.0%} of {self.commands}"), values
 
     def _first_time(self, command_id: str) -> bool:
         if command_id in self._seen:
@@ -146,6 +241,7 @@ class InterpreterNode(Node):
             log.error(f"[{command.command_id}] interpreter failed: {exc!r}")
             return self._refuse(command, "Sorry, something went wrong while I was thinking.", f"interpreter error: {exc}")
         latencies["interpreter"] = time.perf_counter() - started
+        self._count(result)
         plan = result.plan
         log.info(f"[{command.command_id}] {getattr(result, 'decision', '')} route={plan.route} "
                  f"'{command.text.strip()[:80]}' -> {plan.to_json()}")
@@ -161,6 +257,12 @@ class InterpreterNode(Node):
         else:
             # An answer with nothing to move (a question, a greeting) ends here.
             self.outcome_pub.publish(PlanOutcome(command.command_id, "done", "answered without motion"))
+
+    def _count(self, result) -> None:
+        """Count the command for the escalation rate on /diagnostics (the policy is not touched)."""
+        self.commands += 1
+        if "escalat" in str(getattr(result, "decision", "")):
+            self.escalations += 1
 
     def _interpret(self, text: str, command_id: str):
         if self.router is None:
@@ -182,9 +284,8 @@ class InterpreterNode(Node):
 
     def destroy_node(self):
         # getattr: rclpy also destroys a node whose __init__ failed half-way, at shutdown.
-        router = getattr(self, "router", None)
-        if router is not None:
-            router.close()
+        if getattr(self, "router", None) is not None or getattr(self, "interpreter", None) is not None:
+            self._free()
         super().destroy_node()
 
 

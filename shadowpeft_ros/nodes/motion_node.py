@@ -3,11 +3,13 @@
 Topics and services (names are parameters):
 - subscribes ``/dog/plan`` (MotionCommand, COMMAND_QOS): plans to execute (checked against the limits again).
 - subscribes ``/voice/command`` (VoiceCommand): ``is_stop`` stops at once, before the interpreter answers.
-- subscribes ``/odom`` (nav_msgs/Odometry) and ``/dog/posture_state`` (std_msgs/String, latched).
+- subscribes ``/odom`` (nav_msgs/Odometry, best effort: it also matches best-effort driver publishers)
+  and ``/dog/posture_state`` (std_msgs/String, latched).
 - publishes ``/cmd_vel`` (geometry_msgs/Twist) every control tick, ``/dog/posture`` (std_msgs/String),
   ``/dog/outcome`` (PlanOutcome: one "accepted", then exactly one final outcome per command_id) and
   ``/dog/say`` (std_msgs/String: why a plan was refused or failed).
 - serves ``/dog/estop`` and ``/dog/estop_reset`` (std_srvs/Trigger).
+- publishes ``/diagnostics``: executor state, watchdog, limits hit.
 
 Timers run on the node clock, so with ``use_sim_time`` the control ticks follow the simulator's
 ``/clock``. Stop, e-stop and the watchdog live in their own callback group: they never wait behind a
@@ -36,8 +38,9 @@ from ..messages import (MessageError, MotionCommand, PlanOutcome, TypedPublisher
 from ..motion.executor import Event, MotionExecutor, Pose2D, clamp_twist
 from ..motion.options import ExecutorOptions
 from ..safety import MotionDefaults, SafetyLimits
-from .common import COMMAND_QOS, LATCHED_QOS, run_node
-from .params import declare_options
+from .common import COMMAND_QOS, LATCHED_QOS, ODOM_QOS, run_node
+from .diagnostics import OK, WARN, ERROR, NodeDiagnostics
+from .params import declare_options, range_descriptor
 
 
 
@@ -66,13 +69,22 @@ class MotionNode(Node):
         estop_service = p("estop_service", topics.ESTOP_SERVICE).value
         estop_reset_service = p("estop_reset_service", topics.ESTOP_RESET_SERVICE).value
         self.transport = p("transport", "auto").value
-        watchdog_period = p("watchdog_period_s", 0.05).value
+        watchdog_period = p("watchdog_period_s", 0.05, range_descriptor(
+            "How often the watchdog checks for stalled ticks and stale odometry, s.", 0.005, 1.0)).value
+        diagnostics_period = p("diagnostics_period_s", 1.0, range_descriptor(
+            "How often executor state, watchdog and limits go out on /diagnostics, s.", 0.1, 60.0)).value
 
         self.core = MotionExecutor(self.options, self.limits, self.defaults)
         self._lock = threading.Lock()
         self._destroyed = False
         self.last_mode = "idle"
         self.stop_latencies: List[float] = []
+        # What /diagnostics reports about the safety layer.
+        self.watchdog_trips = 0
+        self.plans_clamped = 0
+        self.plans_refused = 0
+        self.twists_clamped = 0
+        self._last_odom = None
         # Command ids already taken: a replayed or retried plan must never run twice.
         self._seen_ids: "OrderedDict[str, None]" = OrderedDict()
 
@@ -92,10 +104,11 @@ class MotionNode(Node):
                                       self.transport, callback_group=self._control_group)
         create_typed_subscription(self, "VoiceCommand", voice_topic, self.voice_callback, COMMAND_QOS,
                                   self.transport, callback_group=self._safety_group)
-        # Odometry has its own group and a reliable queue: behind a tick, or dropped on a busy machine,
-        # it would look stale and fail a closed-loop move that is going fine.
+        # Odometry has its own group: behind a tick it would look stale and fail a closed-loop move
+        # that is going fine. Best effort, because many drivers publish it so and a reliable reader
+        # would not match them; depth 10 keeps bursts from a busy publisher.
         self._odom_group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Odometry, odom_topic, self.odom_callback, COMMAND_QOS,
+        self.create_subscription(Odometry, odom_topic, self.odom_callback, ODOM_QOS,
                                  callback_group=self._odom_group)
         self.create_subscription(String, posture_state_topic, self.posture_state_callback, LATCHED_QOS,
                                  callback_group=self._control_group)
@@ -105,6 +118,10 @@ class MotionNode(Node):
                                              callback_group=self._control_group)
         self._watchdog_timer = self.create_timer(watchdog_period, self.watchdog_callback,
                                                  callback_group=self._safety_group)
+        self.diagnostics = NodeDiagnostics(self, "motion", diagnostics_period)
+        self.diagnostics.add("executor", self.executor_status)
+        self.diagnostics.add("watchdog", self.watchdog_status)
+        self.diagnostics.add("limits", self.limits_status)
         self.get_logger().info(
             f"motion ready: {self.options.rate_hz:g} Hz on {cmd_vel_topic}, limits {self.limits.max_linear_speed_mps:g} m/s "
             f"and {self.limits.max_angular_speed_dps:g} deg/s, over-limit plans: {self.limits.on_violation}, "
@@ -117,6 +134,8 @@ class MotionNode(Node):
 
     def _publish_twist(self, twist) -> None:
         vx, vy, wz = clamp_twist(twist, self.limits)
+        if (vx, vy, wz) != tuple(twist):
+            self.twists_clamped += 1
         msg = Twist()
         msg.linear.x, msg.linear.y, msg.angular.z = vx, vy, wz
         self._cmd_pub.publish(msg)
@@ -127,6 +146,10 @@ class MotionNode(Node):
             self._outcome_pub.publish(PlanOutcome(command_id=event.command_id, outcome=event.outcome,
                                                   reason=event.reason))
             text = f"plan {event.command_id}: {event.outcome}" + (f" ({event.reason})" if event.reason else "")
+            if event.outcome == "accepted" and event.reason.startswith("clamped"):
+                self.plans_clamped += 1
+            elif event.outcome == "refused":
+                self.plans_refused += 1
             if event.outcome in ("refused", "failed"):
                 log.warning(text)
             else:
@@ -197,6 +220,7 @@ class MotionNode(Node):
                       vy=msg.twist.twist.linear.y, wz=msg.twist.twist.angular.z)
         with self._lock:
             self.core.update_odometry(pose)
+            self._last_odom = pose.stamp
 
     def posture_state_callback(self, msg: String) -> None:
         """Record the posture the dog reports."""
@@ -219,7 +243,44 @@ class MotionNode(Node):
         """Publish a zero twist when ticks stall or odometry goes stale mid-action."""
         with self._lock:
             if self.core.watchdog(self._now()):
+                self.watchdog_trips += 1
                 self._publish_twist((0.0, 0.0, 0.0))
+
+    # -- diagnostics ------------------------------------------------------------------------------
+
+    def executor_status(self):
+        """Executor state: what runs, whether the e-stop is latched, the last twist sent."""
+        with self._lock:
+            busy, estopped, output = self.core.busy, self.core.estopped, self.core.output
+        values = {"mode": self.last_mode, "busy": busy, "estop_latched": estopped,
+                  "vx_mps": output[0], "vy_mps": output[1], "wz_radps": output[2]}
+        if estopped:
+            return ERROR, "e-stop latched: every plan is refused until reset", values
+        return OK, f"executing: {self.last_mode}" if busy else "idle", values
+
+    def watchdog_status(self):
+        """Watchdog: how often it zeroed the output, and how old odometry is."""
+        now = self._now()
+        with self._lock:
+            fresh = self.core.odom_fresh(now)
+            last = self._last_odom
+        age = None if last is None else max(0.0, now - last)
+        values = {"trips": self.watchdog_trips, "odom_age_s": age, "odom_fresh": fresh,
+                  "odom_timeout_s": self.options.odom_timeout_s}
+        if last is None:
+            return WARN, "no odometry yet: moves run time-based", values
+        if not fresh:
+            return WARN, f"odometry stale ({age:.2f} s old)", values
+        return OK, f"odometry fresh, {self.watchdog_trips} watchdog trips", values
+
+    def limits_status(self):
+        """Limits hit: plans clamped or refused, twists clamped on the way out."""
+        values = {"plans_clamped": self.plans_clamped, "plans_refused": self.plans_refused,
+                  "twists_clamped": self.twists_clamped, "on_violation": self.limits.on_violation,
+                  "max_linear_speed_mps": self.limits.max_linear_speed_mps,
+                  "max_angular_speed_dps": self.limits.max_angular_speed_dps}
+        hit = self.plans_clamped + self.plans_refused + self.twists_clamped
+        return (WARN if hit else OK), f"limits hit {hit} times", values
 
     def estop_callback(self, request, response):
         """Latch the e-stop: zero twist, plans stopped, every new plan refused until reset."""

@@ -4,7 +4,8 @@ Topics (names are parameters):
 - subscribes ``/cmd_vel`` (geometry_msgs/Twist) and ``/dog/posture`` (std_msgs/String: a posture or trick).
 - publishes ``/odom`` (nav_msgs/Odometry, frame odom -> base, starting at 0, 0, yaw 0), ``/joint_states``
   (sensor_msgs/JointState), the achieved posture on ``/dog/posture_state`` (std_msgs/String, latched:
-  stand, sit, lie_down, a trick's name while it runs, or "transition"), and in sim time ``/clock``.
+  stand, sit, lie_down, a trick's name while it runs, or "transition"), in sim time ``/clock``, and
+  ``/diagnostics`` (real-time factor, sim time, waits for the controller, whether the dog has fallen).
 
 Time modes (parameter ``time_mode``):
 - ``real``: physics paced to the wall clock; stamps are wall time. The demo.
@@ -42,7 +43,8 @@ from std_msgs.msg import String
 from .. import topics
 from ..sim.dog import DogSim, SimOptions
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
-from .params import declare_options
+from .diagnostics import ERROR, OK, WARN, NodeDiagnostics
+from .params import declare_options, range_descriptor
 
 TIME_MODES = ("real", "sim")
 CLOCK_QOS_DEPTH = 10
@@ -60,11 +62,19 @@ class SimNode(Node):
         super().__init__("sim", **kwargs)
         self.sim_options = declare_options(self, SimOptions)
         p = self.declare_parameter
-        self.time_mode = p("time_mode", "real").value
-        self.max_rtf = float(p("max_rtf", 4.0).value)
-        self.publish_rate_hz = float(p("publish_rate_hz", 50.0).value)
-        self.max_command_lag_s = float(p("max_command_lag_s", 0.06).value)
-        self.command_wait_s = float(p("command_wait_s", 1.0).value)
+        self.time_mode = p("time_mode", "real", range_descriptor(
+            "'real' paces physics to the wall clock; 'sim' runs ahead of it and publishes /clock.")).value
+        self.max_rtf = float(p("max_rtf", 4.0, range_descriptor(
+            "Sim time only: most simulated seconds per wall second (0: no cap, benchmarks only).", 0.0, 1000.0)).value)
+        self.publish_rate_hz = float(p("publish_rate_hz", 50.0, range_descriptor(
+            "Rate of /odom, /joint_states and /clock, Hz (at most control_rate_hz).", 1.0, 1000.0)).value)
+        self.max_command_lag_s = float(p("max_command_lag_s", 0.06, range_descriptor(
+            "Sim time only: the physics waits when the last /cmd_vel is older than this (sim s); 0 never waits.",
+            0.0, 10.0)).value)
+        self.command_wait_s = float(p("command_wait_s", 1.0, range_descriptor(
+            "Sim time only: longest such wait for the controller, wall s.", 0.0, 60.0)).value)
+        diagnostics_period = p("diagnostics_period_s", 1.0, range_descriptor(
+            "How often the real-time factor goes out on /diagnostics, s.", 0.1, 60.0)).value
         cmd_vel_topic = p("cmd_vel_topic", topics.CMD_VEL).value
         posture_topic = p("posture_topic", topics.POSTURE).value
         odom_topic = p("odom_topic", topics.ODOM).value
@@ -100,6 +110,8 @@ class SimNode(Node):
         self.create_subscription(Twist, cmd_vel_topic, self.cmd_vel_callback, COMMAND_QOS, callback_group=group)
         self.create_subscription(String, posture_topic, self.posture_callback, COMMAND_QOS, callback_group=group)
         self._publish_posture_state()
+        self.diagnostics = NodeDiagnostics(self, "sim", diagnostics_period)
+        self.diagnostics.add("physics", self.physics_status)
         self._thread = threading.Thread(target=self._run, name="mujoco-dog", daemon=True)
         self._thread.start()
         self.get_logger().info(
@@ -231,6 +243,23 @@ class SimNode(Node):
         if self.wall_running_s <= 0:
             return None
         return self.steps / self.publish_rate_hz / self.wall_running_s
+
+    def physics_status(self):
+        """Real-time factor and health of the simulation, as a diagnostic."""
+        rtf = self.real_time_factor()
+        pose = self.final_pose()
+        values = {"real_time_factor": rtf, "time_mode": self.time_mode, "max_rtf": self.max_rtf,
+                  "sim_time_s": pose["sim_time_s"], "steps": self.steps, "controller_waits": self.command_waits,
+                  "fallen": pose["fallen"], "posture": pose["posture"]}
+        if pose["fallen"]:
+            return ERROR, "the dog has fallen", values
+        if rtf is None:
+            return WARN, "physics not started yet", values
+        # real_time_factor counts only the time spent stepping: below 1 the physics cannot keep up
+        # with the wall clock in real time, whatever the pacing.
+        if self.time_mode == "real" and rtf < 1.0:
+            return WARN, f"physics slower than the wall clock: {rtf:.2f}x real time", values
+        return OK, f"physics steps at {rtf:.2f}x real time ({self.time_mode} time)", values
 
     def destroy_node(self):
         """Stop the physics thread before the node goes."""

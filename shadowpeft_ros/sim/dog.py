@@ -23,20 +23,20 @@ class SimOptions:
     """Settings of the MuJoCo dog; defaults are the values it was measured stable with."""
 
     urdf: str = field(default="", metadata={"help": "Robot URDF; empty means the package's models/go2_like."})
-    timestep_s: float = field(default=0.002, metadata={"help": "Physics step, s (at most 0.0025: turning on the spot breaks above)."})
-    control_rate_hz: float = field(default=100.0, metadata={"help": "Gait and posture controller rate, Hz."})
-    gait_period_s: float = field(default=0.4, metadata={"help": "Trot cycle period, s."})
-    swing_height_m: float = field(default=0.07, metadata={"help": "Foot lift during swing, m."})
-    joint_kp: float = field(default=300.0, metadata={"help": "Position servo stiffness, N m/rad."})
-    joint_kv: float = field(default=6.0, metadata={"help": "Position servo damping, N m s/rad."})
-    friction: float = field(default=1.0, metadata={"help": "Foot-floor sliding friction coefficient."})
-    max_linear_speed_mps: float = field(default=0.5, metadata={"help": "Largest |vx|, |vy| the gait follows (the stable envelope)."})
-    max_angular_speed_rps: float = field(default=0.8, metadata={"help": "Largest |wz| the gait follows, rad/s."})
-    max_linear_accel_mps2: float = field(default=1.0, metadata={"help": "The gait's own ramp on commanded velocity (unramped jumps make it fall)."})
-    max_angular_accel_rps2: float = field(default=2.0, metadata={"help": "The gait's own ramp on commanded yaw rate."})
-    max_linear_decel_mps2: float = field(default=2.0, metadata={
+    timestep_s: float = field(default=0.002, metadata={"range": (0.0001, 0.0025), "help": "Physics step, s (at most 0.0025: turning on the spot breaks above)."})
+    control_rate_hz: float = field(default=100.0, metadata={"range": (10, 1000), "help": "Gait and posture controller rate, Hz."})
+    gait_period_s: float = field(default=0.4, metadata={"range": (0.1, 2), "help": "Trot cycle period, s."})
+    swing_height_m: float = field(default=0.07, metadata={"range": (0.0, 0.3), "help": "Foot lift during swing, m."})
+    joint_kp: float = field(default=300.0, metadata={"range": (1, 5000), "help": "Position servo stiffness, N m/rad."})
+    joint_kv: float = field(default=6.0, metadata={"range": (0, 500), "help": "Position servo damping, N m s/rad."})
+    friction: float = field(default=1.0, metadata={"range": (0.01, 5), "help": "Foot-floor sliding friction coefficient."})
+    max_linear_speed_mps: float = field(default=0.5, metadata={"range": (0.01, 5), "help": "Largest |vx|, |vy| the gait follows (the stable envelope)."})
+    max_angular_speed_rps: float = field(default=0.8, metadata={"range": (0.01, 6), "help": "Largest |wz| the gait follows, rad/s."})
+    max_linear_accel_mps2: float = field(default=1.0, metadata={"range": (0.01, 50), "help": "The gait's own ramp on commanded velocity (unramped jumps make it fall)."})
+    max_angular_accel_rps2: float = field(default=2.0, metadata={"range": (0.01, 50), "help": "The gait's own ramp on commanded yaw rate."})
+    max_linear_decel_mps2: float = field(default=2.0, metadata={"range": (0.01, 50), 
         "help": "The gait's ramp when slowing down: braking harder than it speeds up stops a trot within 1 s."})
-    command_timeout_s: float = field(default=0.5, metadata={"help": "Velocity commands older than this (sim time) count as zero."})
+    command_timeout_s: float = field(default=0.5, metadata={"range": (0.01, 10), "help": "Velocity commands older than this (sim time) count as zero."})
 
     def __post_init__(self):
         for f in fields(self):
