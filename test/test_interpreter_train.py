@@ -122,3 +122,32 @@ def test_merged_dora_engine_matches_the_unmerged_one(backbones, tmp_path):
     train(tiny_train_config("shadow", backbones["qwen3"], tmp_path / "shadow", steps=1), progress=False)
     with pytest.raises(ValueError, match="cannot be merged"):
         AttachedEngine.from_adapter(str(tmp_path / "shadow"), merge=True)
+
+
+@pytest.mark.parametrize("method", ["shadow", "lora"])
+def test_left_and_right_padding_give_the_same_losses(tmp_path, method):
+    """Training pads left (fewer logits to compute); position ids keep the losses those of right padding."""
+    import torch
+
+    from shadowpeft_ros.interpreter.backbone import load_backbone
+    from shadowpeft_ros.interpreter.data import generate
+    from shadowpeft_ros.interpreter.testing import save_tiny_backbone, tiny_train_config
+    from shadowpeft_ros.interpreter.train import (PairDataset, attach_adapter, compute_losses, detached_view,
+                                                  make_collate)
+
+    model, tokenizer = load_backbone(str(save_tiny_backbone(tmp_path / "b", "qwen3")))
+    peft_model = attach_adapter(model, tiny_train_config(method, tmp_path / "b", tmp_path / "o")).eval()
+    with torch.no_grad():  # a non-zero shadow injection, so the shadow path matters
+        for name, p in peft_model.named_parameters():
+            if "shadow_up" in name:
+                p.normal_(0, 0.05)
+    rows = PairDataset(generate("train", 6, seed=2), tokenizer, 64).rows
+    detached = detached_view(peft_model)
+    with torch.no_grad():
+        left = compute_losses(peft_model, detached, make_collate(tokenizer.pad_token_id, "left")(rows), 1.0)
+        right = compute_losses(peft_model, detached, make_collate(tokenizer.pad_token_id, "right")(rows), 1.0)
+        full = compute_losses(peft_model, detached, make_collate(tokenizer.pad_token_id, "right")(rows), 1.0,
+                              all_logits=True)
+    for key in left:
+        assert float(left[key]) == pytest.approx(float(right[key]), rel=1e-4)
+        assert float(full[key]) == pytest.approx(float(right[key]), rel=1e-4)

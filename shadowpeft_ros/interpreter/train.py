@@ -113,23 +113,34 @@ class PairDataset:
         return self.rows[index]
 
 
-def make_collate(pad_id: int):
-    """Return a collate function that right-pads ids with ``pad_id`` and labels with -100."""
+def make_collate(pad_id: int, side: str = "left"):
+    """Return a collate function that pads ids with ``pad_id``, labels with -100, and numbers positions.
+
+    Left padding (the default) ends every row's response in the same last columns, so the union
+    of labelled columns, the only logits computed, is about the longest response rather than most
+    of the batch; position ids count real tokens only, as batched decoding numbers them.
+    """
     import torch
+
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
 
     def pad(seqs, value):
         width = max(len(s) for s in seqs)
-        return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
+        return torch.tensor([([value] * (width - len(s)) + s) if side == "left" else (s + [value] * (width - len(s)))
+                             for s in seqs], dtype=torch.long)
 
-    def mask(seqs):
-        width = max(len(s) for s in seqs)
-        return torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], dtype=torch.long)
+    def positions(mask):
+        return (mask.cumsum(dim=1) - 1).clamp(min=0)
 
     def collate(rows):
         ids, labels, d_ids, d_labels = zip(*rows)
+        mask, d_mask = pad([[1] * len(s) for s in ids], 0), pad([[1] * len(s) for s in d_ids], 0)
         return {
-            "input_ids": pad(ids, pad_id), "attention_mask": mask(ids), "labels": pad(labels, IGNORE_INDEX),
-            "d_input_ids": pad(d_ids, pad_id), "d_attention_mask": mask(d_ids), "d_labels": pad(d_labels, IGNORE_INDEX),
+            "input_ids": pad(ids, pad_id), "attention_mask": mask, "position_ids": positions(mask),
+            "labels": pad(labels, IGNORE_INDEX),
+            "d_input_ids": pad(d_ids, pad_id), "d_attention_mask": d_mask, "d_position_ids": positions(d_mask),
+            "d_labels": pad(d_labels, IGNORE_INDEX),
         }
 
     return collate
@@ -155,14 +166,15 @@ def shifted_ce(logits, labels, columns=None):
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
-def detached_logits(detached, input_ids, attention_mask, columns):
+def detached_logits(detached, input_ids, attention_mask, columns, position_ids=None):
     """Run the shadow-only model and apply its LM head at ``columns`` alone.
 
     The LM head (576 x 49,152 for SmolLM2) costs several times a shadow decoder layer, and only
     the few response positions carry a label: computing the rest would be most of a step's work.
     """
     embeddings = detached.get_input_embeddings()(input_ids)
-    out = detached.backbone(inputs_embeds=embeddings, attention_mask=attention_mask, return_dict=True)
+    out = detached.backbone(inputs_embeds=embeddings, attention_mask=attention_mask, position_ids=position_ids,
+                            return_dict=True)
     hidden = detached.shadow_hidden_projection(out.last_hidden_state[:, columns])
     return detached.head(hidden)
 
@@ -179,11 +191,13 @@ def compute_losses(model, detached, batch, aux_weight: float, stage: str = "join
     losses: Dict[str, object] = {}
     if stage != "detached":
         columns = torch.arange(batch["labels"].shape[1] - 1) if all_logits else label_columns(batch["labels"])
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=columns)
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    position_ids=batch.get("position_ids"), logits_to_keep=columns)
         losses["attached"] = losses["loss"] = shifted_ce(out.logits, batch["labels"], columns)
     if detached is not None:
         columns = torch.arange(batch["d_labels"].shape[1] - 1) if all_logits else label_columns(batch["d_labels"])
-        logits = detached_logits(detached, batch["d_input_ids"], batch["d_attention_mask"], columns)
+        logits = detached_logits(detached, batch["d_input_ids"], batch["d_attention_mask"], columns,
+                                 batch.get("d_position_ids"))
         losses["detached"] = shifted_ce(logits, batch["d_labels"], columns)
         losses["loss"] = losses["detached"] if stage == "detached" else losses["loss"] + aux_weight * losses["detached"]
     if "loss" not in losses:
