@@ -59,7 +59,7 @@ def test_speech_latency_benchmark(tmp_path):
         by_file[u.source].append(u.transcript.text)
     wer = word_error_rate([c.text for c in clips], [" ".join(by_file["file:" + c.path]) for c in clips])
     o = backend.options
-    print(f"\n== speech benchmark: faster-whisper tiny.en {o.compute_type}, beam {o.beam_size}, no timestamps, "
+    print(f"\n== speech benchmark: faster-whisper {backend.model_name} (bias {o.bias}) {o.compute_type}, beam {o.beam_size}, no timestamps, "
           f"encoder context {o.encoder_context_s:g} s, VAD end-silence {segmenter.end_silence_ms} ms, "
           f"{o.cpu_threads} threads ==")
     print(f"utterances            {len(utterances)} of {len(clips)} clips, WER {wer:.3f}")

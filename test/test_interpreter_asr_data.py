@@ -92,7 +92,8 @@ def test_the_cache_key_follows_everything_that_changes_a_transcript(bundled_mode
         tiny_options(bundled_model, voices=("en-us+m1",)),
         tiny_options(bundled_model, rates=(150,)),
         tiny_options(bundled_model, noises=("pinknoise:5",)),
-        tiny_options(bundled_model, asr_overrides={"model": bundled_model, "beam_size": 5}),
+        tiny_options(bundled_model, asr_overrides={"model": bundled_model, "beam_size": 2}),
+        tiny_options(bundled_model, asr_overrides={"model": bundled_model, "bias": "off"}),
         tiny_options(bundled_model, asr_overrides={"model": bundled_model, "encoder_context_s": 30.0}),
     ]
     keys = {cache_key(o) for o in changed}

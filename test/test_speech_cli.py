@@ -29,3 +29,21 @@ def test_transcribe_reports_bad_input(tmp_path, capsys):
     assert "neither 'mic' nor an existing WAV file" in capsys.readouterr().err
     assert main(["transcribe", "x.wav", "--speed", "0"]) == 2
     assert "playback_speed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_transcribe_says_why_a_file_gave_nothing(tmp_path, capsys):
+    import numpy as np
+    import soundfile
+
+    silence = tmp_path / "silence.wav"
+    soundfile.write(str(silence), np.zeros(16000 * 2, dtype=np.float32), 16000)
+    speech = soundfile.read(str(synthesize("walk forward two meters", tmp_path / "s.wav")), dtype="float32")[0]
+    clipped = tmp_path / "clipped.wav"
+    soundfile.write(str(clipped), np.concatenate([np.zeros(8000), np.clip(speech * 30, -1, 1), np.zeros(16000)]),
+                    16000)
+    assert main(["transcribe", str(silence), str(clipped), "--speed", "8", "--model", "tiny.en"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{silence}: no utterance (the VAD found no speech)" in captured.err
+    assert f"{clipped}: no utterance (1 utterance(s) refused: audio is clipped" in captured.err

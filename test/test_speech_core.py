@@ -254,3 +254,27 @@ def test_options_reject_bad_values(cls, kwargs, match):
 
 def test_neg_threshold_defaults_below_threshold():
     assert SegmenterOptions(threshold=0.6).neg_threshold == pytest.approx(0.45)
+
+
+def test_one_stop_detector_for_every_stage():
+    from shadowpeft_ros.offload.router import default_stop_detector
+    from shadowpeft_ros.speech import gate as gate_module
+    from shadowpeft_ros.speech.gate import STOP_WORDS, contains_stop_word, is_stop_utterance
+    from shadowpeft_ros.speech.options import GateOptions
+
+    # The interpreter's old fast-path phrasings are all stops of the one detector.
+    for heard in ("stop", "Halt!", "freeze.", "stop moving", "Stop now, please", "emergency stop", "hey dog, stop",
+                  "okay dog stop now", "Dog, stop it!"):
+        assert is_stop_utterance(heard), heard
+    for heard in ("stop at the door", "don't stop", "Stopped.", "walk forward", "", "   "):
+        assert not is_stop_utterance(heard), heard
+    assert GateOptions().stop_words == STOP_WORDS
+    assert is_stop_utterance("cease", stop_words=("cease",)) and not is_stop_utterance("stop", stop_words=("cease",))
+    assert contains_stop_word("I can't stop here") and not contains_stop_word("stopped")
+    router_says = default_stop_detector()
+    for heard in ("stop now", "stop at the door", "emergency stop", "halt"):
+        assert router_says(heard) == is_stop_utterance(heard), heard
+    # The list has one home: the options' default is that very tuple, not a second spelling of it.
+    from shadowpeft_ros.speech import options as options_module
+
+    assert options_module.DEFAULT_STOP_WORDS is gate_module.STOP_WORDS

@@ -254,3 +254,30 @@ def test_speech_node_as_its_own_process(tmp_path):
         listener.node.destroy_node()
         rclpy.try_shutdown(context=context)
     assert proc.returncode in (0, -signal.SIGINT), "".join(output)[-2000:]
+
+
+@pytest.mark.slow
+def test_half_duplex_over_dds_mutes_commands_while_the_speaker_talks_but_not_stops(ros, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import Bool
+
+    start, listener = ros
+    d = tmp_path / "audio"
+    synthesize("walk forward two meters", d / "a.wav", voice="en-gb", lead_silence_s=0.3, trail_silence_s=0.3)
+    synthesize("stop", d / "b.wav", voice="en-us", lead_silence_s=0.3, trail_silence_s=0.3)
+    diagnostics = []
+    listener.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    speaking = listener.node.create_publisher(Bool, "/voice/speaking", LATCHED_QOS)
+    speaking.publish(Bool(data=True))  # latched: the speech node sees it as soon as it subscribes
+    node = start(source=str(d), playback_speed=2.0)
+    assert listener.wait_state(lambda s: s == "finished" or s.startswith("error"), 180) == "finished"
+    time.sleep(1.2)  # one diagnostics period
+    assert [(c.text, c.is_stop) for c in listener.commands] == [("stop", True)]
+    assert node.duplex.muted_count == 1 and node.duplex.stops_passed == 1
+    status = [s for a in diagnostics for s in a.status if s.name == "shadowpeft_ros: speech"][-1]
+    values = {kv.key: kv.value for kv in status.values}
+    from shadowpeft_ros.speech.options import DEFAULT_ASR_MODEL
+
+    assert values["half_duplex"] == "speaking" and values["model"] == DEFAULT_ASR_MODEL and values["bias"] == "prompt"
+    assert float(values["last_latency_s"]) > 0 and values["vad"] in ("speech", "silence")
+    assert values["muted_while_speaking"] == "1"

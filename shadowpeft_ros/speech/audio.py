@@ -341,6 +341,92 @@ class FakeSoundCard(AudioSource):
             self._thread.join(timeout=5)
 
 
+class LoopbackSoundCard(AudioSource):
+    """A named fake of a sound card whose microphone hears its own loudspeaker, and a person in the room.
+
+    It captures forever, like a microphone: silence (or a noise floor), plus every sound handed to
+    ``play`` (the robot's reply, through ``Speaker(player=card.play)``) or ``say_into_room`` (a
+    person speaking), mixed sample by sample from the block after the call on. Blocks go to the
+    callback on the same absolute schedule as ``FakeSoundCard``.
+    """
+
+    label = "microphone"
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE, block_size: int = 512, echo_gain: float = 1.0,
+                 noise_floor: float = 0.0):
+        super().__init__()
+        self.sample_rate = int(sample_rate)
+        self.block_size = block_size
+        self.echo_gain = echo_gain
+        self.noise_floor = noise_floor
+        self._sounds: List[List] = []  # [samples at the card's rate, next index, done event]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.blocks = 0
+
+    def _to_card(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        audio = downmix(np.asarray(audio, dtype=np.float32))
+        if rate != self.sample_rate:
+            from scipy.signal import resample_poly
+
+            ratio = Fraction(self.sample_rate, rate)
+            audio = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
+        return audio
+
+    def _add(self, audio: np.ndarray, rate: int, gain: float) -> threading.Event:
+        done = threading.Event()
+        with self._lock:
+            self._sounds.append([self._to_card(audio, rate) * gain, 0, done])
+        return done
+
+    def play(self, audio: np.ndarray, rate: int) -> None:
+        """Play through the loudspeaker until done; the microphone hears it at ``echo_gain``."""
+        done = self._add(audio, rate, self.echo_gain)
+        while not done.wait(0.05):
+            if self._stop.is_set():
+                return
+
+    def say_into_room(self, audio: np.ndarray, rate: int) -> threading.Event:
+        """Let a person speak now (returns at once; the event is set once it has been heard)."""
+        return self._add(audio, rate, 1.0)
+
+    def _mix(self) -> np.ndarray:
+        block = np.zeros(self.block_size, dtype=np.float32)
+        if self.noise_floor:
+            block += np.random.default_rng(self.blocks).normal(0, self.noise_floor, self.block_size).astype(np.float32)
+        with self._lock:
+            for sound in self._sounds:
+                samples, pos, done = sound
+                part = samples[pos:pos + self.block_size]
+                block[:len(part)] += part
+                sound[1] = pos + len(part)
+                if sound[1] >= len(samples):
+                    done.set()
+            self._sounds = [s for s in self._sounds if not s[2].is_set()]
+        return np.clip(block, -1.0, 1.0)
+
+    def start(self, callback: AudioCallback) -> None:
+        self._thread = threading.Thread(target=self._run, args=(callback,), name="loopback-sound-card", daemon=True)
+        self._thread.start()
+
+    def _run(self, callback: AudioCallback) -> None:
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            deadline = t0 + (self.blocks + 1) * self.block_size / self.sample_rate
+            delay = deadline - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            block = self._mix()
+            self.blocks += 1
+            callback(block[:, None], self.block_size, None, None)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
 def list_wavs(directory: Path) -> List[Path]:
     """Return the sound files of a directory in name order."""
     return sorted(p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() in WAV_SUFFIXES)

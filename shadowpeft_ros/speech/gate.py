@@ -1,4 +1,10 @@
-"""Which transcripts become commands: the wake phrase, push-to-talk, and stop words that always pass."""
+"""Which transcripts become commands: the wake phrase, push-to-talk, and stop words that always pass.
+
+This module is the one home of the stop detector. ``STOP_WORDS`` is the only list of stop words and
+``is_stop_utterance`` the only test of "this utterance means stop": the speech gate, the
+interpreter's fast path and the offload router's default gate all call it, so "stop" means the
+same thing at every stage. It imports nothing heavy and never rclpy.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,40 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Optional, Tuple
 
-from .options import GateOptions
+if TYPE_CHECKING:
+    from .options import GateOptions
 
 logger = logging.getLogger("shadowpeft_ros")
 
-# Words that may surround a stop word without changing its meaning ("stop now", "dog, stop it").
-_STOP_FILLERS = frozenset({"please", "now", "it", "that", "dog", "right", "there", "moving", "walking",
-                           "everything", "immediately", "all", "hey", "okay", "ok", "the", "robot"})
+STOP_WORDS: Tuple[str, ...] = ("stop", "halt", "freeze", "stay", "whoa", "abort")
+# Words that may surround a stop word without changing its meaning ("stop now", "dog, stop it",
+# "emergency stop").
+STOP_FILLERS = frozenset({"please", "now", "it", "that", "dog", "right", "there", "moving", "walking",
+                          "everything", "immediately", "all", "hey", "okay", "ok", "the", "robot", "emergency"})
 
 
 def words(text: str) -> List[str]:
     """Return the lower-case words of a transcript, punctuation removed."""
     return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def is_stop_utterance(text: str, stop_words: Iterable[str] = STOP_WORDS) -> bool:
+    """Return True when ``text`` means stop: stop words, with at most filler words around them.
+
+    "stop", "Stop it!", "dog, stop now", "emergency stop", "halt halt" are stops; "stop at the door"
+    and "don't stop" are not (they are commands for the interpreter). Case and punctuation are ignored.
+    """
+    stops = frozenset(w.strip().lower() for w in stop_words)
+    ws = words(text)
+    return bool(ws) and any(w in stops for w in ws) and all(w in stops or w in STOP_FILLERS for w in ws)
+
+
+def contains_stop_word(text: str, stop_words: Iterable[str] = STOP_WORDS) -> bool:
+    """Return True when any word of ``text`` is a stop word (the looser test used while the robot talks)."""
+    stops = frozenset(w.strip().lower() for w in stop_words)
+    return any(w in stops for w in words(text))
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -47,7 +73,9 @@ class GateDecision:
 class CommandGate:
     """Decide per transcript whether it is a command; thread-safe (push-to-talk arrives from a service)."""
 
-    def __init__(self, options: Optional[GateOptions] = None):
+    def __init__(self, options: Optional["GateOptions"] = None):
+        from .options import GateOptions  # options imports STOP_WORDS from here: import it late
+
         self.options = options or GateOptions()
         self._wake_words = sorted({tuple(words(p)) for p in self.options.wake_phrases if words(p)},
                                   key=len, reverse=True)
@@ -76,10 +104,7 @@ class CommandGate:
 
     def is_stop(self, text: str) -> bool:
         """Return True when the text is a stop: stop words, with at most filler words around them."""
-        ws = words(text)
-        if not ws or not any(w in self._stop_words for w in ws):
-            return False
-        return all(w in self._stop_words or w in _STOP_FILLERS for w in ws)
+        return is_stop_utterance(text, self._stop_words)
 
     def set_push_to_talk(self, pressed: bool, now: Optional[float] = None) -> None:
         """Press or release the push-to-talk button (wall-clock ``now``)."""

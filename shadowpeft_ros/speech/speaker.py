@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from .options import SpeakerOptions
 from .tts import TtsError, espeak_available, synthesize
@@ -20,8 +20,18 @@ logger = logging.getLogger("shadowpeft_ros")
 class Speaker:
     """Say texts one after another without blocking the caller; a missing espeak-ng or sound card only warns."""
 
-    def __init__(self, options: Optional[SpeakerOptions] = None):
+    def __init__(self, options: Optional[SpeakerOptions] = None,
+                 on_speaking: Optional[Callable[[bool], None]] = None,
+                 on_text: Optional[Callable[[str], None]] = None,
+                 player: Optional[Callable[[object, int], None]] = None):
+        """``on_speaking(True)`` is called just before a reply plays and ``on_speaking(False)`` once it has ended,
+        so the speech node can stop listening to the robot's own voice (half-duplex). ``player(audio, rate)``
+        replaces the sound card's output (``LoopbackSoundCard.play`` feeds the reply back into a microphone)."""
         self.options = options or SpeakerOptions()
+        self.on_speaking = on_speaking
+        self.on_text = on_text  # called with each reply's text just before it plays (echo words for half-duplex)
+        self.player = player
+        self.speaking = False
         self.spoken: List[Tuple[str, Optional[Path]]] = []  # (text, saved WAV or None), for logs and tests
         self.available = self.options.enabled and espeak_available()
         self.problems: List[str] = []
@@ -101,9 +111,35 @@ class Speaker:
             if path is None:
                 wav.unlink(missing_ok=True)
         self.spoken.append((text, path))
+        if self.on_text is not None:
+            try:
+                self.on_text(text)
+            except Exception as exc:
+                self._warn(f"text callback failed: {exc}")
         self._play(audio, rate)
 
+    def _set_speaking(self, speaking: bool) -> None:
+        self.speaking = speaking
+        if self.on_speaking is not None:
+            try:
+                self.on_speaking(speaking)
+            except Exception as exc:  # a failed announcement must not stop the reply
+                self._warn(f"speaking callback failed: {exc}")
+
+    def play_audio(self, audio, rate: int, device) -> None:
+        """Play one reply to the end (sounddevice); the one place audio leaves the robot."""
+        import sounddevice
+
+        sounddevice.play(audio, rate, device=device, blocking=True)
+
     def _play(self, audio, rate: int) -> None:
+        if self.player is not None:
+            self._set_speaking(True)
+            try:
+                self.player(audio, rate)
+            finally:
+                self._set_speaking(False)
+            return
         if self._playback_ok is False:
             return
         try:
@@ -122,7 +158,12 @@ class Speaker:
             device = self.options.output_device
             if device.strip().lstrip("-").isdigit():
                 device = int(device)
-            sounddevice.play(audio, rate, device=device or None, blocking=True)
+            # Announced only when sound really comes out: with no output device nothing can be heard back.
+            self._set_speaking(True)
+            try:
+                self.play_audio(audio, rate, device or None)
+            finally:
+                self._set_speaking(False)
             self._playback_ok = True
         except Exception as exc:  # PortAudio missing or the device refused: warn once, keep running
             self._warn(f"cannot play audio: {exc}")

@@ -26,6 +26,8 @@ class Segment:
     speech_start_s: float
     speech_end_s: float
     split: bool = False  # ended by max_utterance_s rather than by silence
+    utterance_id: int = 0  # the same for the early and the final cut of one utterance
+    final: bool = True  # False: cut after end_silence_ms to decode early; speech may still resume
 
     @property
     def duration_s(self) -> float:
@@ -56,11 +58,17 @@ class SileroStream:
 
 
 class VadSegmenter:
-    """Cut a 16 kHz stream into utterances: speech that ends in ``end_silence_ms`` of silence.
+    """Cut a 16 kHz stream into utterances: speech that ends in ``pause_ms`` of silence.
 
     Speech starts at the first chunk at or above ``threshold`` and ends at the first chunk below
-    ``neg_threshold`` that silence then holds for ``end_silence_ms`` (Silero's hysteresis). Speech
-    longer than ``max_utterance_s`` is split at its last pause of 100 ms or more, else cut hard.
+    ``neg_threshold`` that silence then holds (Silero's hysteresis). People pause inside a command
+    ("walk forward one meter ... then sit"), so a command only ends after ``pause_ms`` of silence.
+    Waiting that long before decoding would add the whole pause to the latency; instead the
+    utterance is cut early, after ``end_silence_ms``, as a non-final segment that the recogniser
+    decodes while the segmenter keeps listening. If speech resumes within ``pause_ms`` the early
+    cut is void and the utterance grows; otherwise a final segment with the same audio and
+    ``utterance_id`` follows, and the early transcript is used. Speech longer than
+    ``max_utterance_s`` is split at its last pause of 100 ms or more, else cut hard.
     """
 
     def __init__(self, options: Optional[SegmenterOptions] = None, vad: Optional[SileroStream] = None):
@@ -68,6 +76,9 @@ class VadSegmenter:
         self.vad = vad or SileroStream()
         o = self.options
         self._end_silence = int(o.end_silence_ms * SAMPLE_RATE / 1000)
+        self._pause = max(self._end_silence, int(o.pause_ms * SAMPLE_RATE / 1000))
+        self._early_sent = False
+        self._utterance_id = 0
         self._min_speech = int(o.min_speech_ms * SAMPLE_RATE / 1000)
         self._max_len = int(o.max_utterance_s * SAMPLE_RATE)
         self._pre_roll = int(o.pre_roll_ms * SAMPLE_RATE / 1000)
@@ -92,6 +103,11 @@ class VadSegmenter:
         self._pending = self._pending[usable:]
         return out
 
+    @property
+    def in_speech(self) -> bool:
+        """True while an utterance is open (speech, or a pause that may still continue it)."""
+        return self._triggered
+
     def flush(self) -> List[Segment]:
         """End the stream: close an utterance still open, as if silence followed."""
         out: List[Segment] = []
@@ -103,7 +119,7 @@ class VadSegmenter:
         if self._triggered:
             end = self._silence_start if self._silence_start is not None else self._pos
             out.extend(self._emit(self._start, end, split=False))
-            self._triggered = False
+            self._close()
         self.vad.reset()
         return out
 
@@ -122,6 +138,7 @@ class VadSegmenter:
                 self._start = here
                 self._silence_start = None
                 self._pauses = []
+                self._early_sent = False
             else:
                 self._trim(self._pos - self._pre_roll)
             return out
@@ -130,32 +147,47 @@ class VadSegmenter:
                 if here - self._silence_start >= _SPLIT_PAUSE:
                     self._pauses.append((self._silence_start, here))
                 self._silence_start = None
+                self._early_sent = False  # speech resumed: the early cut is void
         elif prob < o.neg_threshold:
             if self._silence_start is None:
                 self._silence_start = here
-            if self._pos - self._silence_start >= self._end_silence:
+            silent = self._pos - self._silence_start
+            if not self._early_sent and self._pause > self._end_silence and silent >= self._end_silence:
+                out.extend(self._emit(self._start, self._silence_start, split=False, final=False))
+                self._early_sent = True
+            if silent >= self._pause:
                 out.extend(self._emit(self._start, self._silence_start, split=False))
-                self._triggered = False
+                self._close()
                 self._trim(self._pos - self._pre_roll)
                 return out
         if self._pos - self._start >= self._max_len:
             if self._silence_start is not None and self._pos - self._silence_start >= _SPLIT_PAUSE:
                 out.extend(self._emit(self._start, self._silence_start, split=True))
-                self._triggered = False
+                self._close()
             elif self._pauses:
                 pause_start, pause_end = self._pauses[-1]
                 out.extend(self._emit(self._start, pause_start, split=True))
+                self._next_utterance()
                 self._start = pause_end
                 self._pauses = []
                 self._trim(self._start - self._pre_roll)
             else:
                 out.extend(self._emit(self._start, self._pos, split=True))
+                self._next_utterance()
                 self._start = self._pos
                 self._silence_start = None
                 self._trim(self._start - self._pre_roll)
         return out
 
-    def _emit(self, start: int, end: int, split: bool) -> List[Segment]:
+    def _next_utterance(self) -> None:
+        self._utterance_id += 1
+        self._early_sent = False
+
+    def _close(self) -> None:
+        self._triggered = False
+        self._next_utterance()
+
+    def _emit(self, start: int, end: int, split: bool, final: bool = True) -> List[Segment]:
         if end - start < self._min_speech:
             logger.debug("dropped %.0f ms of speech (shorter than min_speech_ms)", (end - start) / 16)
             return []
@@ -163,7 +195,7 @@ class VadSegmenter:
         b = min(end + self._post_roll, self._pos)
         audio = self._slice(a, b)
         return [Segment(audio=audio, start_s=a / SAMPLE_RATE, speech_start_s=start / SAMPLE_RATE,
-                        speech_end_s=end / SAMPLE_RATE, split=split)]
+                        speech_end_s=end / SAMPLE_RATE, split=split, utterance_id=self._utterance_id, final=final)]
 
     def _slice(self, a: int, b: int) -> np.ndarray:
         parts = []
@@ -181,5 +213,5 @@ class VadSegmenter:
 def segment_audio(audio: np.ndarray, options: Optional[SegmenterOptions] = None) -> List[Segment]:
     """Segment a whole 16 kHz signal with the streaming segmenter (for offline use and tests)."""
     segmenter = VadSegmenter(options)
-    segments = segmenter.accept(audio)
-    return segments + segmenter.flush()
+    segments = segmenter.accept(audio) + segmenter.flush()
+    return [s for s in segments if s.final]
