@@ -55,3 +55,29 @@ def test_batched_decoding_matches_one_at_a_time(random_model):
         alone = decode_plans(model, tokenizer, [text], max_new_tokens=16)[0]
         assert row.text == alone.text and row.finished == alone.finished
         assert row.confidence == pytest.approx(alone.confidence, rel=1e-3, abs=1e-5)
+
+
+def _accepts(grammar, tokenizer, text: str) -> bool:
+    import xgrammar as xgr
+
+    matcher = xgr.GrammarMatcher(grammar)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return all(matcher.accept_token(i) for i in ids) and matcher.is_terminated()
+
+
+def test_copy_numbers_allows_only_the_numbers_said(random_model):
+    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for, said_numbers
+
+    model, tokenizer = random_model
+    assert said_numbers("walk forward two and a half meters then turn left") == ("2.5",)
+    assert said_numbers("wait 3 seconds, then sit") == ("3",) and said_numbers("sit down") == ()
+    grammars = grammar_for(tokenizer, _model_vocab_size(model))
+    said = grammars.compiled(("2.5",))
+    assert _accepts(said, tokenizer, " move forward 2.5 m ; turn left 90")
+    assert _accepts(said, tokenizer, " turn left 180 ; say: I walked 7 meters")  # numbers in speech are free
+    assert not _accepts(said, tokenizer, " move forward 25 m")
+    assert not _accepts(said, tokenizer, " move forward 7 m")
+    assert not _accepts(said, tokenizer, " turn left 33")
+    assert not _accepts(grammars.compiled(()), tokenizer, " wait 3 s")
+    assert _accepts(grammars.compiled(None), tokenizer, " move forward 7 m ; wait 3 s")
+    assert not _accepts(grammars.compiled(None), tokenizer, " move forward 7 parsecs")

@@ -15,12 +15,13 @@ but the model did not want lowers it, so the escalation signal still says how su
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ..plan import POSTURES, REMOTE_MARKER, TRICKS
-from .normalise import DISTANCE_UNITS, DURATION_UNITS
+from .normalise import DISTANCE_UNITS, DURATION_UNITS, normalise_utterance
 from .prompt import MAX_PROMPT_TOKENS, encode_prompt
 
 # Longest compact plan, in tokens: three actions with numbers and units, or a one-sentence answer.
@@ -31,22 +32,50 @@ def _choice(words: Sequence[str]) -> str:
     return " | ".join(f'"{w}"' for w in words)
 
 
-# The compact grammar of compact.py, trailing nulls left out. Units are optional as in the parser (metres and
-# seconds without one), which keeps adapters trained before units existed usable; training targets always
-# carry the unit the user said. The leading space is the one the training targets start with (" move forward 2 m").
-COMPACT_EBNF = f"""
-root ::= " " ("{REMOTE_MARKER}" | plan)
-plan ::= actions (" ; say: " text)? | "say: " text
-actions ::= action (" ; " action)*
-action ::= move | turn | wait | "stop" | {_choice(POSTURES + TRICKS)}
-move ::= "move " ({_choice(("forward", "backward", "left", "right"))}) (" " distance (" " speed)? | " _ " speed)?
-distance ::= number (" " ({_choice(tuple(DISTANCE_UNITS))}))?
-speed ::= number | "slow" | "fast"
-turn ::= "turn " ("left" | "right") (" " number)?
-wait ::= "wait " number (" " ({_choice(tuple(DURATION_UNITS))}))?
-number ::= [0-9] [0-9]? [0-9]? [0-9]? ("." [0-9] [0-9]? [0-9]? [0-9]?)?
-text ::= [^\\n]+
-"""
+# Angles a turn may carry without the user saying a number: "turn around" is 180, "a quarter turn" 90.
+TURN_ANGLES = ("45", "90", "180", "270", "360")
+_NUMBER_TEXT = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
+
+
+def said_numbers(text: str) -> Tuple[str, ...]:
+    """Return the numbers of an utterance as the model reads it (normalised), in order, each once."""
+    return tuple(dict.fromkeys(_NUMBER_TEXT.findall(normalise_utterance(text))))
+
+
+def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
+    """Return the compact grammar of compact.py in EBNF, trailing nulls left out.
+
+    With ``numbers`` the plan may only contain numbers the user said (and ``TURN_ANGLES`` for a
+    turn): the model copies, it cannot invent or mistype a value ("3 m/s" can no longer come out as
+    30). Without, any decimal is allowed. Units are optional as in the parser (metres and seconds
+    without one), which keeps adapters trained before units existed usable; training targets always
+    carry the unit the user said. The leading space is the one the training targets start with.
+    """
+    if numbers is None:
+        said = angle = "[0-9] [0-9]? [0-9]? [0-9]? (\".\" [0-9] [0-9]? [0-9]? [0-9]?)?"
+    else:
+        said = _choice(numbers) if numbers else None
+        angle = _choice(tuple(dict.fromkeys(tuple(numbers) + TURN_ANGLES)))
+    distance = f'(" " said (" " ({_choice(tuple(DISTANCE_UNITS))}))? (" " speed)? | " _ " speed)?' if said else \
+        '(" _ " speed)?'
+    speed = "said | " if said else ""
+    rules = [
+        f'root ::= " " ("{REMOTE_MARKER}" | plan)',
+        'plan ::= actions (" ; say: " text)? | "say: " text',
+        'actions ::= action (" ; " action)*',
+        f'action ::= move | turn | {"wait | " if said else ""}"stop" | {_choice(POSTURES + TRICKS)}',
+        f'move ::= "move " ({_choice(("forward", "backward", "left", "right"))}) {distance}',
+        f'speed ::= {speed}"slow" | "fast"',
+        'turn ::= "turn " ("left" | "right") (" " angle)?',
+        f"angle ::= {angle}",
+        "text ::= [^\\n]+",
+    ]
+    if said:
+        rules += [f'wait ::= "wait " said (" " ({_choice(tuple(DURATION_UNITS))}))?', f"said ::= {said}"]
+    return "\n".join(rules) + "\n"
+
+
+COMPACT_EBNF = compact_ebnf()
 
 
 @dataclass(frozen=True)
@@ -67,13 +96,24 @@ class PlanGrammar:
 
         stop = [tokenizer.eos_token_id]
         self._info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop)
-        self.compiled = xgr.GrammarCompiler(self._info, max_threads=1).compile_grammar(COMPACT_EBNF)
+        self._compiler = xgr.GrammarCompiler(self._info, max_threads=1)
+        self._compiled = {}
+        self._lock = threading.Lock()
 
-    def logits_processor(self):
-        """Return a new processor: xgrammar's matchers hold the state of one generation."""
+    def compiled(self, numbers: Optional[Tuple[str, ...]] = None):
+        """Return the grammar compiled for these said numbers (None: any number), compiling each set once."""
+        with self._lock:
+            if numbers not in self._compiled:
+                if len(self._compiled) > 512:  # utterances vary; keep memory bounded
+                    self._compiled.clear()
+                self._compiled[numbers] = self._compiler.compile_grammar(compact_ebnf(numbers))
+            return self._compiled[numbers]
+
+    def logits_processor(self, numbers_per_row: Sequence[Optional[Tuple[str, ...]]]):
+        """Return a new processor for one batch: xgrammar's matchers hold the state of one generation."""
         import xgrammar as xgr
 
-        return xgr.contrib.hf.LogitsProcessor(self.compiled)
+        return xgr.contrib.hf.LogitsProcessor([self.compiled(n) for n in numbers_per_row])
 
 
 _GRAMMARS = {}
@@ -81,7 +121,7 @@ _GRAMMAR_LOCK = threading.Lock()
 
 
 def grammar_for(tokenizer, vocab_size: int) -> PlanGrammar:
-    """Return the compiled grammar of a tokenizer, compiling it once per process (about a second for 49k tokens)."""
+    """Return the grammar compiler of a tokenizer, built once per process (about a second for 49k tokens)."""
     key = (getattr(tokenizer, "name_or_path", ""), len(tokenizer), vocab_size, id(tokenizer))
     with _GRAMMAR_LOCK:
         if key not in _GRAMMARS:
@@ -99,8 +139,13 @@ def _model_vocab_size(model) -> int:
 
 def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = MAX_NEW_TOKENS,
                  max_prompt_tokens: int = MAX_PROMPT_TOKENS, use_cache: bool = True,
-                 constrained: bool = True) -> List[Decoded]:
-    """Decode one compact plan per utterance greedily, all in one left-padded ``generate`` call."""
+                 constrained: bool = True, copy_numbers: bool = False) -> List[Decoded]:
+    """Decode one compact plan per utterance greedily, all in one left-padded ``generate`` call.
+
+    ``constrained`` enforces the compact grammar; ``copy_numbers`` also limits its numbers to those said.
+    That is off by default because it measured no better: on 120 dev examples the 4-layer detached
+    shadow (600 pretraining steps) scored 0.675 exact unrestricted and 0.667 restricted.
+    """
     import torch
 
     eos = tokenizer.eos_token_id
@@ -115,7 +160,8 @@ def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = M
         attention[row, width - len(ids):] = 1
     processors = []
     if constrained:
-        processors.append(grammar_for(tokenizer, _model_vocab_size(model)).logits_processor())
+        numbers = [said_numbers(t) if copy_numbers else None for t in texts]
+        processors.append(grammar_for(tokenizer, _model_vocab_size(model)).logits_processor(numbers))
     from transformers import LogitsProcessorList
 
     with torch.inference_mode():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Dict, Optional, Tuple
 
 from ..plan import Plan, Stop
 from ..safety import MotionDefaults, SafetyLimits, check_limits
+from ..speech.gate import is_stop_utterance
 from .engine import EngineResult, PlanEngine
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -37,9 +37,6 @@ SAY_UNSURE = "Sorry, I am not sure what you mean. Please say it again."
 SAY_NO_REMOTE = "Sorry, I can only answer that when my server is reachable."
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 
-# Spoken stop words skip the model entirely: a stop must not wait for a forward pass.
-_STOP_UTTERANCE = re.compile(r"^(?:(?:hey |okay |ok )?dog,? )?(?:stop|halt|freeze|stop moving|stop now|emergency stop)"
-                             r"(?: now)?(?: please)?[.!]*$")
 
 
 @dataclass
@@ -262,7 +259,9 @@ class Interpreter:
             # Refuse rather than truncate: the cut-off part could have said "don't".
             return (refusal(SAY_TOO_LONG), "refused:too_long", None,
                     f"{len(normalised)} characters, the limit is {self.options.max_input_chars}")
-        if self.options.fast_stop and _STOP_UTTERANCE.match(normalised.lower()):
+        # A bare stop skips the model entirely: it must not wait for a forward pass. The speech gate's
+        # stop words are the one list (speech/gate.py), here as on the speech node.
+        if self.options.fast_stop and is_stop_utterance(normalised):
             return Plan(route="local", actions=(Stop(),)), "fast_stop"
         return None
 

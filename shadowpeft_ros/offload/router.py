@@ -116,9 +116,9 @@ def _as_answer(result: Any) -> EngineAnswer:
 
 def default_stop_detector() -> Callable[[str], bool]:
     """Return the speech gate's stop-word test, so "stop" means the same thing everywhere."""
-    from ..speech.gate import CommandGate
+    from ..speech.gate import is_stop_utterance
 
-    return CommandGate().is_stop
+    return is_stop_utterance
 
 
 class OffloadRouter:
