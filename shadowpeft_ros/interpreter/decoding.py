@@ -20,7 +20,8 @@ import threading
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from ..plan import POSTURES, REMOTE_MARKER, TRICKS
+from ..plan import POSTURES, REMOTE_MARKER, TRICKS, Plan, PlanError
+from .compact import parse_compact
 from .normalise import DISTANCE_UNITS, DURATION_UNITS, normalise_utterance
 from .prompt import MAX_PROMPT_TOKENS, encode_prompt
 
@@ -75,9 +76,6 @@ def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
     return "\n".join(rules) + "\n"
 
 
-COMPACT_EBNF = compact_ebnf()
-
-
 @dataclass(frozen=True)
 class Decoded:
     """One decoded output: the text after the prompt (EOS removed), how sure the model was, and whether it ended."""
@@ -86,6 +84,17 @@ class Decoded:
     confidence: float
     new_tokens: int
     finished: bool
+
+
+def plan_of(decoded: Decoded, route: str, max_new_tokens: int) -> Tuple[Optional[Plan], str]:
+    """Return (plan, "") for a finished output that parses, else (None, why); a cut-off output is never a plan."""
+    if not decoded.finished:
+        # The last number or sentence may be truncated.
+        return None, f"output did not end within {max_new_tokens} new tokens"
+    try:
+        return parse_compact(decoded.text, route=route), ""
+    except PlanError as exc:
+        return None, str(exc)
 
 
 class PlanGrammar:

@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Protocol, runtime_checkable
 
-from ..plan import Plan, PlanError
-from .compact import parse_compact
-from .decoding import MAX_NEW_TOKENS, decode_plans
+from ..plan import Plan
+from .decoding import MAX_NEW_TOKENS, Decoded, decode_plans, plan_of
 from .prompt import MAX_PROMPT_TOKENS
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -76,7 +75,10 @@ class CausalLMEngine:
         self._lock = threading.Lock()
 
     def generate(self, text: str):
-        """Return (decoded text, confidence, new token count, ended with EOS) for one utterance, decoding greedily."""
+        """Return (decoded text, confidence, new token count, ended with EOS) for one utterance, decoding greedily.
+
+        Subclasses that prompt differently (the evaluation's few-shot baseline) override this.
+        """
         with self._lock:
             decoded = decode_plans(self.model, self.tokenizer, [text], self.max_new_tokens, self.max_prompt_tokens,
                                    use_cache=self.use_cache)[0]
@@ -87,15 +89,7 @@ class CausalLMEngine:
         started = time.perf_counter()
         raw, confidence, n, finished = self.generate(text)
         latency = time.perf_counter() - started
-        plan, error = None, ""
-        if not finished:
-            # Cut off mid-plan, the last number or sentence may be truncated: never treat it as a plan.
-            error = f"output did not end within {self.max_new_tokens} new tokens"
-        else:
-            try:
-                plan = parse_compact(raw, route=self.route)
-            except PlanError as exc:
-                error = str(exc)
+        plan, error = plan_of(Decoded(raw, confidence, n, finished), self.route, self.max_new_tokens)
         logger.debug("%s [%s] %r -> %r (p=%.2f, %.3f s)", self.name, command_id, text, raw, confidence, latency)
         return EngineResult(plan, raw, confidence, latency, self.name, error, n)
 

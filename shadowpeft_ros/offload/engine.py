@@ -155,21 +155,15 @@ class GenerateEngine:
 
     def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineAnswer]:
         """Decode one compact plan per text with greedy search, all texts in one ``generate`` call."""
-        from ..interpreter.compact import parse_compact
-        from ..interpreter.decoding import decode_plans
+        from ..interpreter.decoding import decode_plans, plan_of
 
         answers = []
         for decoded in decode_plans(self.model, self.tokenizer, texts, self.max_new_tokens, self.max_prompt_tokens,
                                     use_cache=self.use_cache):
-            if not decoded.finished:
-                answers.append(EngineAnswer(None, decoded.text, decoded.confidence,
-                                            f"output did not end within {self.max_new_tokens} new tokens"))
-                continue
-            try:
-                answers.append(EngineAnswer(parse_compact(decoded.text, route="remote"), decoded.text,
-                                            decoded.confidence))
-            except PlanError as exc:
-                answers.append(EngineAnswer(None, decoded.text, decoded.confidence, f"invalid model output: {exc}"))
+            plan, why = plan_of(decoded, "remote", self.max_new_tokens)
+            if plan is None and decoded.finished:
+                why = f"invalid model output: {why}"
+            answers.append(EngineAnswer(plan, decoded.text, decoded.confidence, why))
         return answers
 
     def plan(self, text: str, command_id: str = "") -> EngineAnswer:
