@@ -1,7 +1,7 @@
 """Benchmark: end-to-end interpreter latency per offload policy, network round-trip time and server state.
 
 For the same N dev commands (the interpreter's data generator, split "dev"), each policy
-(escalate, remote_first, local_only) routes every command through ``OffloadRouter`` with the
+(the decision policy's modes auto, remote_first, detached) decides every command with the
 detached engine in this process and ``shadowpeft serve`` in a child process on loopback, under:
 
 - simulated RTT 0, 50 and 200 ms: a delay the client adds around each /v1/plan call (half before
@@ -9,7 +9,7 @@ detached engine in this process and ``shadowpeft serve`` in a child process on l
   Health probes are not delayed.
 - the server down (killed): the robot must answer alone, without waiting on the network.
 
-Printed per scenario and policy: p50 and p95 of the router's total latency (from text to plan), and
+Printed per scenario and policy: p50 and p95 of the policy's total latency (from text to plan), and
 how many plans each route produced. On one machine the server and the detached model share the
 CPU, which a robot and a workstation would not; the figures are an upper bound for that reason.
 
@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-POLICIES = ("escalate", "remote_first", "local_only")
+POLICIES = ("auto", "remote_first", "detached")
 RTTS_MS = (0, 50, 200)
 
 
@@ -60,27 +60,29 @@ def build_tiny_models(workdir: Path, steps: int):
 
 
 def run_scenario(name, commands, local_engine, url, token, policy, rtt_s, deadline_s):
-    """Route every command once under one policy; return latency percentiles and route counts."""
+    """Decide every command once under one policy mode; return latency percentiles and decision counts."""
+    from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
     from shadowpeft_ros.offload.client import OffloadOptions
-    from shadowpeft_ros.offload.router import OffloadRouter, RouterOptions
+    from shadowpeft_ros.policy import PolicyOptions
 
-    offload = OffloadOptions(url=url, token=token, deadline_s=deadline_s, simulated_rtt_s=rtt_s,
-                             probe_interval_s=0.5, probe_max_backoff_s=2.0)
-    router = OffloadRouter.create(local_engine, offload, RouterOptions(policy=policy))
+    offload = OffloadOptions(url=url if policy != "detached" else "", token=token, deadline_s=deadline_s,
+                             simulated_rtt_s=rtt_s, probe_interval_s=0.5, probe_max_backoff_s=2.0)
+    interpreter = Interpreter(InterpreterOptions(), PolicyOptions(mode=policy), detached=local_engine, offload=offload)
     try:
-        if router.client is not None:
+        remote = interpreter.policy.remote
+        if remote is not None:
             # Let the first probe land, as on a robot that has been running for a while.
             deadline = time.monotonic() + 3
-            while router.client.reachable is None and time.monotonic() < deadline:
+            while remote.reachable is None and time.monotonic() < deadline:
                 time.sleep(0.02)
         latencies, decisions = [], {}
         for i, text in enumerate(commands):
-            routed = router.route(text, f"{name}-{policy}-{i}")
-            latencies.append(routed.latency_s["total"])
-            decisions[routed.decision] = decisions.get(routed.decision, 0) + 1
-        status = router.status()
+            decided = interpreter.interpret(text, f"{name}-{policy}-{i}")
+            latencies.append(decided.latency_s["total"])
+            decisions[decided.decision] = decisions.get(decided.decision, 0) + 1
+        status = interpreter.status()
     finally:
-        router.close()
+        interpreter.close()
     return {"scenario": name, "policy": policy, "rtt_ms": round(rtt_s * 1000), "n": len(latencies),
             "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1),
             "mean_ms": round(statistics.mean(latencies) * 1000, 1), "decisions": decisions,

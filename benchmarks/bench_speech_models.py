@@ -10,8 +10,8 @@ What it measures, all in one process except the memory probes:
    bias) hears every clip through the evaluation's own speech stage (``SpeechStage``: fake sound
    card at real time -> ring buffer -> 16 kHz -> Silero VAD -> Whisper -> command gate), clip by
    clip with the configurations interleaved in rotating order, so machine load falls on all of them
-   alike. WER is the evaluation's (``evaluation.metrics.word_error_rate``, the figure in
-   ``docs/results/summary.md``) and, for comparison, after Whisper's ``EnglishTextNormalizer``.
+   alike. WER is ``speech.wer.word_error_rate`` (Whisper's ``EnglishTextNormalizer`` on both sides),
+   the same function that gives the figure in ``docs/results/summary.md``.
    Latency is end of speech -> transcript ready. Peak RSS comes from a separate process per model
    (load, warm-up, five clips), since one process holding every model has one peak for all.
 2. Other decoding settings (word-list hotwords, beam 5), decoded offline on the same clips.
@@ -61,14 +61,8 @@ def pct(values, q):
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def whisper_wer(refs, hyps):
-    from shadowpeft_ros.speech.corpus import word_error_rate
-
-    return word_error_rate(list(refs), list(hyps))
-
-
-def eval_wer(refs, hyps):
-    from shadowpeft_ros.evaluation.metrics import word_error_rate
+def wer(refs, hyps):
+    from shadowpeft_ros.speech.wer import word_error_rate
 
     return word_error_rate(list(refs), list(hyps))
 
@@ -107,7 +101,7 @@ def offline_transcripts(backend, audios, segmenter=None):
 
 def false_command_words(refs, hyps) -> float:
     """Return command-vocabulary words in the transcripts that the reference lacks, per reference word."""
-    from shadowpeft_ros.evaluation.metrics import normalise_transcript
+    from shadowpeft_ros.speech.wer import normalise_transcript
     from shadowpeft_ros.speech.vocabulary import command_vocabulary
 
     vocab = {w for phrase in command_vocabulary() for w in normalise_transcript(phrase).split()}
@@ -166,20 +160,20 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
     print(f"\nload after the streaming runs: {uptime_mid}")
     print(f"\n1. spoken cases of eval/cases.jsonl ({len(spoken)} clips), real-time playback through the evaluation's "
           "speech stage, configurations interleaved")
-    print("| model | bias | beam | WER (eval) | WER (Whisper norm.) | latency p50 | latency p95 | peak RSS | load |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | bias | beam | WER | latency p50 | latency p95 | peak RSS | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for config in configs:
         hs = heard[config]
         hyps = [h.transcript for h in hs]
         lat = [h.asr_s for h in hs if h.asr_s is not None]
         backend = stages[config].backend
-        row = {"wer": eval_wer(refs, hyps), "wer_whisper_norm": whisper_wer(refs, hyps),
+        row = {"wer": wer(refs, hyps),
                "latency_p50_s": pct(lat, 50), "latency_p95_s": pct(lat, 95), "heard": len(lat),
                "load_s": backend.load_s + backend.warmup_s, "peak_rss_mib": rss[config.split(":")[0]],
                "transcripts": hyps}
         result["configs"][config] = row
         model, bias = config.split(":")[:2]
-        print(f"| {model} | {bias} | {backend.options.beam_size} | {row['wer']:.3f} | {row['wer_whisper_norm']:.3f} "
+        print(f"| {model} | {bias} | {backend.options.beam_size} | {row['wer']:.3f} "
               f"| {row['latency_p50_s']:.2f} s | {row['latency_p95_s']:.2f} s | {row['peak_rss_mib']:.0f} MiB "
               f"| {row['load_s']:.1f} s |")
 
@@ -187,14 +181,14 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
 
     # 2. Other settings, offline on the same clips.
     print("\n2. other settings, decoded offline (same VAD segments, no real-time playback)")
-    print("| config | WER (eval) | decode p50 | decode p95 |")
+    print("| config | WER | decode p50 | decode p95 |")
     print("|---|---:|---:|---:|")
     result["offline"] = {}
     for config in tuple(configs) + tuple(extra_configs):
         backend = backends.get(config) or load_backend(asr_options(config))
         backends[config] = backend
         texts, decode = offline_transcripts(backend, clean)
-        result["offline"][config] = {"wer": eval_wer(refs, texts), "decode_p50_s": pct(decode, 50),
+        result["offline"][config] = {"wer": wer(refs, texts), "decode_p50_s": pct(decode, 50),
                                      "decode_p95_s": pct(decode, 95)}
         r = result["offline"][config]
         print(f"| {config} | {r['wer']:.3f} | {r['decode_p50_s']:.3f} s | {r['decode_p95_s']:.3f} s |")
@@ -213,7 +207,7 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
             row = {"clean": result["offline"][config]["wer"]}
             for kind, snr in NOISES:
                 mixed = [mix_at_snr(a, noise[kind], snr, offset=7919 * i) for i, a in enumerate(clean)]
-                row[f"{kind}_{snr:g}dB"] = eval_wer(refs, offline_transcripts(backends[config], mixed)[0])
+                row[f"{kind}_{snr:g}dB"] = wer(refs, offline_transcripts(backends[config], mixed)[0])
             result["noise"][config] = row
             print(f"| {config} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |")
 
@@ -223,12 +217,12 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
         held_refs = [c.text for c in held]
         print(f"\n4. held-out: {len(held)} sentences of our own in voices the cases do not use "
               f"({', '.join(sorted({c.voice for c in held}))})")
-        print("| config | WER (eval) | command words not said, per reference word |")
+        print("| config | WER | command words not said, per reference word |")
         print("|---|---:|---:|")
         result["held_out"] = {}
         for config in configs:
             texts, _ = offline_transcripts(backends[config], held_audio)
-            row = {"wer": eval_wer(held_refs, texts), "false_command_words": false_command_words(held_refs, texts),
+            row = {"wer": wer(held_refs, texts), "false_command_words": false_command_words(held_refs, texts),
                    "transcripts": texts}
             result["held_out"][config] = row
             print(f"| {config} | {row['wer']:.3f} | {row['false_command_words']:.3f} |")

@@ -14,11 +14,12 @@ where they are absent (a pip install), which is how the tests inspect it.
 import secrets
 
 from shadowpeft_ros import node_table
+from shadowpeft_ros.paths import PACKAGE, package_share
 
 
 def launch_entries(arguments):
     """Return (package, executable, node name, parameters) for each node the arguments start."""
-    return [(node_table.PACKAGE, spec.executable, spec.name, params)
+    return [(PACKAGE, spec.executable, spec.name, params)
             for spec, params in node_table.plan_nodes(arguments)]
 
 
@@ -70,7 +71,7 @@ def _launch_setup(context, *args, **kwargs):
                 params["offload.url"] = f"http://{offload.host}:{node_table.LOCAL_OFFLOAD_PORT}"
                 params["offload.token"] = token
     for spec, params in planned:
-        common = dict(package=node_table.PACKAGE, executable=spec.executable, name=spec.name, parameters=[params],
+        common = dict(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[params],
                       output="screen", emulate_tty=True)
         if spec.lifecycle:
             node = LifecycleNode(namespace="", **common)
@@ -78,7 +79,7 @@ def _launch_setup(context, *args, **kwargs):
         else:
             actions.append(Node(**common))
     if arguments["sim"] == "gazebo":
-        gazebo = node_table.package_share() / "launch" / "sim_gazebo.launch.py"
+        gazebo = package_share() / "launch" / "sim_gazebo.launch.py"
         actions.append(IncludeLaunchDescription(PythonLaunchDescriptionSource(str(gazebo))))
     return actions
 

@@ -7,15 +7,13 @@ start-up arguments below override single parameters in the same way for both sta
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-import yaml
+from .params_file import ParamsFileError, load_params_file
+from .paths import default_params_file
 
-PACKAGE = "shadowpeft_ros"
 SIMULATORS = ("mujoco", "gazebo", "none")
 TIME_MODES = ("real", "sim")
 # Where dog.launch.py serves the attached model for offload_url:=local (shadowpeft dog picks a free port).
@@ -103,61 +101,6 @@ ARGUMENTS_BY_NAME = {a.name: a for a in STARTUP_ARGUMENTS}
 NODES_BY_NAME = {n.name: n for n in NODES}
 
 
-def package_share() -> Path:
-    """Return the directory holding config/, launch/ and models/: the ament share dir, or the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
-
-        try:
-            return Path(get_package_share_directory(PACKAGE))
-        except (PackageNotFoundError, OSError):
-            # OSError: no AMENT_PREFIX_PATH at all, as on a pip install.
-            pass
-    except ImportError:
-        pass
-    source_tree = Path(__file__).resolve().parent.parent
-    if (source_tree / "config").is_dir():
-        return source_tree
-    # A plain (non-editable) pip install puts the share files under the environment's prefix.
-    return Path(sys.prefix) / "share" / PACKAGE
-
-
-def default_params_file() -> Path:
-    return package_share() / "config" / "dog.yaml"
-
-
-def load_params_file(path: os.PathLike) -> Dict[str, Dict[str, Any]]:
-    """Read a ROS 2 parameter file into {node name: {dotted parameter: value}}."""
-    path = Path(path)
-    if not path.is_file():
-        raise NodeTableError(f"parameter file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise NodeTableError(f"parameter file {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise NodeTableError(f"parameter file {path} must map node names to {{ros__parameters: ...}}")
-    table: Dict[str, Dict[str, Any]] = {}
-    for node_name, section in data.items():
-        if not isinstance(section, dict) or set(section) != {"ros__parameters"}:
-            raise NodeTableError(f"{path}: section {node_name!r} must hold exactly 'ros__parameters'")
-        table[node_name] = _flatten(section["ros__parameters"] or {})
-    unknown = sorted(set(table) - set(NODES_BY_NAME) - {"/**"})
-    if unknown:
-        raise NodeTableError(f"{path}: unknown node sections {unknown}; known are {sorted(NODES_BY_NAME)}")
-    return table
-
-
-def _flatten(params: Mapping, prefix: str = "") -> Dict[str, Any]:
-    flat: Dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def resolve_arguments(given: Mapping[str, str]) -> Dict[str, str]:
     """Fill in defaults and check start-up arguments; unknown names and bad choices raise."""
     unknown = sorted(set(given) - set(ARGUMENTS_BY_NAME))
@@ -174,7 +117,15 @@ def resolve_arguments(given: Mapping[str, str]) -> Dict[str, str]:
 
 
 def _params_table(args: Mapping[str, str]) -> Dict[str, Dict[str, Any]]:
-    return load_params_file(Path(args["params_file"]) if args["params_file"] else default_params_file())
+    path = Path(args["params_file"]) if args["params_file"] else default_params_file()
+    try:
+        table = load_params_file(path)
+    except ParamsFileError as exc:
+        raise NodeTableError(str(exc)) from None
+    unknown = sorted(set(table) - set(NODES_BY_NAME) - {"/**"})
+    if unknown:
+        raise NodeTableError(f"{path}: unknown node sections {unknown}; known are {sorted(NODES_BY_NAME)}")
+    return table
 
 
 def common_parameter_names(given: Mapping[str, str]) -> set:

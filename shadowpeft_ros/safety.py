@@ -13,7 +13,16 @@ from typing import List, Mapping, Optional, Tuple
 
 from .plan import Move, Plan, Turn, Wait
 
-VIOLATION_POLICIES = ("clamp", "refuse")
+# What each ``limits.on_violation`` policy does with a value over its limit. A wrong distance,
+# angle or wait (a misheard or injected "move forward 99") is refused by default: clamping it would
+# run the longest move allowed, something nobody asked for. A speed is clamped, as velocity
+# smoothers do: the dog still goes where it was asked, only slower.
+VIOLATION_POLICY_HELP = {
+    "refuse_extent": "refuse a plan whose distance, angle or wait is over its limit; clamp a speed to its limit",
+    "clamp": "clamp every value over its limit to the limit",
+    "refuse": "refuse a plan with any value over its limit",
+}
+VIOLATION_POLICIES = tuple(VIOLATION_POLICY_HELP)
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,16 @@ class SafetyLimits:
     max_wait_s: float = field(default=30.0, metadata={"range": (0.1, 3600), "help": "Longest single wait."})
     max_actions: int = field(default=10, metadata={"range": (1, 100), "help": "Most actions in one plan."})
     max_plan_duration_s: float = field(default=120.0, metadata={"range": (1, 3600), "help": "Longest estimated plan duration."})
-    on_violation: str = field(default="clamp", metadata={"help": "'clamp' values into range, or 'refuse' the plan."})
+    on_violation: str = field(default="refuse_extent", metadata={"help": (
+        "What a plan with a value over its limit gets. 'refuse_extent': a distance, angle or wait over its limit "
+        "is refused, saying which limit; a speed over its limit is clamped to it. 'clamp': every value is clamped "
+        "to its limit. 'refuse': any value over its limit is refused. Too many actions or too long a plan is "
+        "always refused.")})
 
     def __post_init__(self):
         if self.on_violation not in VIOLATION_POLICIES:
-            raise ValueError(f"SafetyLimits.on_violation must be one of {VIOLATION_POLICIES}, got {self.on_violation!r}")
+            choices = "; ".join(f"{name!r} ({what})" for name, what in VIOLATION_POLICY_HELP.items())
+            raise ValueError(f"limits.on_violation must be one of: {choices}; got {self.on_violation!r}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "on_violation":
@@ -64,10 +78,17 @@ class SafetyLimits:
 
 @dataclass(frozen=True)
 class LimitCheck:
-    """Outcome of checking a plan: the plan to execute (None when refused) and why anything changed."""
+    """Outcome of checking a plan: the plan to execute (None when refused), why, and what to tell the person.
+
+    ``violations`` says why a refused plan was refused, or what was clamped in an accepted one. Each
+    entry is an English phrase that names the limit ("99 meters is over my 5 meter limit per move"),
+    so logs, outcomes and speech can all use it. ``say`` is the sentence for the person: the refusal
+    and its reason, or what the dog does instead; empty when the plan is within the limits.
+    """
 
     plan: Optional[Plan]
     violations: Tuple[str, ...] = ()
+    say: str = ""
 
     @property
     def refused(self) -> bool:
@@ -76,6 +97,57 @@ class LimitCheck:
     @property
     def reason(self) -> str:
         return "; ".join(self.violations)
+
+
+def _number(value: float) -> str:
+    # Two decimals are what a person says; ".10g" keeps 1000000 from becoming "1e+06".
+    return format(round(value, 2), ".10g")
+
+
+# kind: (unit, plural unit, the limit as a person names it, the verb of what the dog does instead)
+_VALUE_WORDS = {
+    "distance": ("meter", "meters", "{limit} meter limit per move", "go"),
+    "angle": ("degree", "degrees", "{limit} degree limit per turn", "turn"),
+    "wait": ("second", "seconds", "{limit} second limit per wait", "wait"),
+    "speed": ("meter per second", "meters per second", "speed limit of {limit_amount}", "go at"),
+}
+_EXTENT_KINDS = ("distance", "angle", "wait")
+
+
+@dataclass(frozen=True)
+class _OverLimit:
+    """One value over its limit; ``step`` is 1-based, or 0 when the plan has one action and needs no number."""
+
+    kind: str
+    step: int
+    value: float
+    limit: float
+
+    def _amount(self, value: float) -> str:
+        one, many, _, _ = _VALUE_WORDS[self.kind]
+        number = _number(value)
+        return f"{number} {one if number == '1' else many}"
+
+    def _where(self) -> str:
+        return f" in step {self.step}" if self.step else ""
+
+    def _limit_name(self) -> str:
+        return _VALUE_WORDS[self.kind][2].format(limit=_number(self.limit), limit_amount=self._amount(self.limit))
+
+    def why(self) -> str:
+        amount = self._amount(self.value)
+        if _number(self.value) == _number(self.limit):
+            # 5.004 is over a limit of 5, but "5 meters is over my 5 meter limit" would read as a bug.
+            amount = f"{self.value:.6g} {_VALUE_WORDS[self.kind][1]}"
+        return f"{amount}{self._where()} is over my {self._limit_name()}"
+
+    def instead(self) -> str:
+        verb = _VALUE_WORDS[self.kind][3]
+        return f"I'll {verb} {self._amount(self.limit)}{self._where()}, not {_number(self.value)}"
+
+
+def _refusal(reasons: Tuple[str, ...]) -> LimitCheck:
+    return LimitCheck(None, reasons, f"I won't do that: {'; '.join(reasons)}.")
 
 
 def resolve_defaults(plan: Plan, defaults: MotionDefaults) -> Plan:
@@ -112,19 +184,27 @@ def estimate_duration_s(plan: Plan, defaults: MotionDefaults, limits: SafetyLimi
 
 
 def check_limits(plan: Plan, limits: SafetyLimits, defaults: MotionDefaults = MotionDefaults()) -> LimitCheck:
-    """Check a parsed plan against the hard limits; clamp or refuse per ``limits.on_violation``.
+    """Check a parsed plan against the hard limits; refuse or clamp per ``limits.on_violation``.
 
+    With 'refuse_extent' (the default) a distance, angle or wait over its limit refuses the plan and a
+    speed over its limit is clamped; 'clamp' clamps them all; 'refuse' refuses on any of them.
     Duration and action count are never clamped: a plan too long to finish is refused,
     because cutting it short would execute something other than what was asked.
     """
-    violations: List[str] = []
     if len(plan.actions) > limits.max_actions:
-        return LimitCheck(None, (f"plan has {len(plan.actions)} actions, the limit is {limits.max_actions}",))
+        return _refusal((f"a plan of {len(plan.actions)} actions is over my limit of {limits.max_actions} "
+                         f"actions per plan",))
+    clamped: List[_OverLimit] = []
+    refused: List[_OverLimit] = []
+    single = len(plan.actions) == 1
 
-    def bound(value: Optional[float], limit: float, what: str) -> Optional[float]:
+    def bound(value: Optional[float], limit: float, kind: str, index: int) -> Optional[float]:
         if value is None or value <= limit:
             return value
-        violations.append(f"{what} {value:g} is over the limit {limit:g}")
+        over = _OverLimit(kind, 0 if single else index + 1, value, limit)
+        clamps = limits.on_violation == "clamp" or (limits.on_violation == "refuse_extent"
+                                                    and kind not in _EXTENT_KINDS)
+        (clamped if clamps else refused).append(over)
         return limit
 
     checked = []
@@ -132,24 +212,26 @@ def check_limits(plan: Plan, limits: SafetyLimits, defaults: MotionDefaults = Mo
         if isinstance(action, Move):
             action = replace(
                 action,
-                distance_m=bound(action.distance_m, limits.max_distance_m, f"move {i + 1} distance_m"),
-                speed_mps=bound(action.speed_mps, limits.max_linear_speed_mps, f"move {i + 1} speed_mps"),
+                distance_m=bound(action.distance_m, limits.max_distance_m, "distance", i),
+                speed_mps=bound(action.speed_mps, limits.max_linear_speed_mps, "speed", i),
             )
         elif isinstance(action, Turn):
-            action = replace(action, angle_deg=bound(action.angle_deg, limits.max_angle_deg, f"turn {i + 1} angle_deg"))
+            action = replace(action, angle_deg=bound(action.angle_deg, limits.max_angle_deg, "angle", i))
         elif isinstance(action, Wait):
-            action = replace(action, duration_s=bound(action.duration_s, limits.max_wait_s, f"wait {i + 1} duration_s"))
+            action = replace(action, duration_s=bound(action.duration_s, limits.max_wait_s, "wait", i))
         checked.append(action)
 
-    if violations and limits.on_violation == "refuse":
-        return LimitCheck(None, tuple(violations))
+    if refused:
+        return _refusal(tuple(over.why() for over in refused))
     result = Plan(route=plan.route, actions=tuple(checked), say=plan.say)
     duration = estimate_duration_s(result, defaults, limits)
     if duration > limits.max_plan_duration_s:
-        return LimitCheck(
-            None, tuple(violations) + (f"plan would take {duration:.0f} s, the limit is {limits.max_plan_duration_s:g} s",)
-        )
-    return LimitCheck(result, tuple(violations))
+        return _refusal((f"the plan would take {_number(round(duration))} seconds, over my limit of "
+                         f"{_number(limits.max_plan_duration_s)} seconds per plan",))
+    if not clamped:
+        return LimitCheck(result)
+    say = "To keep within my limits, " + "; ".join(over.instead() for over in clamped) + "."
+    return LimitCheck(result, tuple(over.why() for over in clamped), say)
 
 
 def limits_from_mapping(values: Mapping) -> Tuple[SafetyLimits, MotionDefaults]:

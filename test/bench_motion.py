@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("mujoco")
 
+from shadowpeft_ros.geometry import wrap_deg  # noqa: E402
 from shadowpeft_ros.motion import MotionExecutor, Pose2D  # noqa: E402
 from shadowpeft_ros.motion.path import expected_path  # noqa: E402
 from shadowpeft_ros.plan import parse_plan  # noqa: E402
@@ -28,10 +29,6 @@ COMMANDS = [
     ("turn right 180", {"type": "turn", "direction": "right", "angle_deg": 180}),
     ("turn left 45", {"type": "turn", "direction": "left", "angle_deg": 45}),
 ]
-
-
-def _wrap_deg(a):
-    return (a + 180.0) % 360.0 - 180.0
 
 
 def test_sim_real_time_factor_headless():
@@ -100,13 +97,13 @@ def test_tracking_errors_over_fixed_commands():
         dog.step(1.5)  # settle
         end = dog.odometry()
         pos_err = math.hypot(end.x - goal[0], end.y - goal[1])
-        yaw_err = _wrap_deg(math.degrees(end.yaw - goal[2]))
+        yaw_err = wrap_deg(math.degrees(end.yaw - goal[2]))
         if action["type"] == "move":
             distance = math.hypot(end.x - start.x, end.y - start.y)
             rel = abs(distance - action["distance_m"]) / action["distance_m"] * 100
             detail = f"distance {distance:.3f} m ({rel:.1f} %)"
         else:
-            detail = f"turned {_wrap_deg(math.degrees(end.yaw - start.yaw)):+.1f} deg"
+            detail = f"turned {wrap_deg(math.degrees(end.yaw - start.yaw)):+.1f} deg"
         rows.append((label, outcome, pos_err, yaw_err, duration, detail))
     print(f"{'command':<18} {'outcome':<8} {'pos err':>8} {'yaw err':>8} {'time':>6}  detail")
     for label, outcome, pos_err, yaw_err, duration, detail in rows:

@@ -18,7 +18,8 @@ import pytest
 
 from shadowpeft_ros.speech.asr import load_backend
 from shadowpeft_ros.speech.audio import open_source
-from shadowpeft_ros.speech.corpus import build_commands, word_error_rate
+from shadowpeft_ros.speech.corpus import build_commands
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.options import AsrOptions, AudioOptions, SegmenterOptions
 from shadowpeft_ros.speech.pipeline import SpeechPipeline
 

@@ -7,8 +7,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
-from shadowpeft_ros.messages import create_typed_subscription, to_wire
+from shadowpeft_ros.messages import to_wire
 from shadowpeft_ros.nodes.common import COMMAND_QOS
+from shadowpeft_ros.nodes.transport import create_typed_subscription
 
 
 def main():

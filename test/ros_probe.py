@@ -19,7 +19,7 @@ def fields(request):
     from rclpy.serialization import deserialize_message, serialize_message
 
     import shadowpeft_ros.msg as generated
-    from shadowpeft_ros import messages
+    from shadowpeft_ros.nodes import transport
 
     out = {"module": generated.__file__, "classes": {}, "round_trips": {}}
     for name in ("VoiceCommand", "MotionCommand", "PlanOutcome", "MotionAction", "StageLatency"):
@@ -28,9 +28,9 @@ def fields(request):
         cls = getattr(generated, kind)
         trips = []
         for wire in wires:
-            msg = messages._wire_to_ros(wire, cls)
+            msg = transport.wire_to_ros(wire, cls)
             back = deserialize_message(serialize_message(msg), cls)
-            trips.append(messages._ros_to_wire(back))
+            trips.append(transport.ros_to_wire(back))
         out["round_trips"][kind] = trips
     print(json.dumps(out, allow_nan=True), flush=True)
 
@@ -42,7 +42,7 @@ def e2e(request):
     from lifecycle_msgs.srv import ChangeState, GetState
     from rclpy.node import Node
 
-    from shadowpeft_ros import messages
+    from shadowpeft_ros.nodes import transport
     from shadowpeft_ros.msg import MotionCommand, PlanOutcome, VoiceCommand
     from shadowpeft_ros.nodes.common import COMMAND_QOS
 
@@ -53,9 +53,9 @@ def e2e(request):
     node = Node("ros_probe")
     received = []
     node.create_subscription(MotionCommand, "/dog/plan",
-                             lambda m: received.append(("plan", messages._ros_to_wire(m))), COMMAND_QOS)
+                             lambda m: received.append(("plan", transport.ros_to_wire(m))), COMMAND_QOS)
     node.create_subscription(PlanOutcome, "/dog/outcome",
-                             lambda m: received.append(("outcome", messages._ros_to_wire(m))), COMMAND_QOS)
+                             lambda m: received.append(("outcome", transport.ros_to_wire(m))), COMMAND_QOS)
     diagnostics = {}
 
     def diagnostics_callback(array):
@@ -104,10 +104,10 @@ def e2e(request):
 
         # Plans first, to their end: the stop that comes after would otherwise preempt them.
         for wire in request["plans"]:
-            plan_pub.publish(messages._wire_to_ros(wire, MotionCommand))
+            plan_pub.publish(transport.wire_to_ros(wire, MotionCommand))
         spin_until(lambda: ended(w["command_id"] for w in request["plans"]), request.get("timeout", 120))
         for wire in request["voice"]:
-            voice_pub.publish(messages._wire_to_ros(wire, VoiceCommand))
+            voice_pub.publish(transport.wire_to_ros(wire, VoiceCommand))
         spin_until(lambda: ended(w["command_id"] for w in request["voice"]), request.get("timeout", 120))
         spin_until(lambda: {"motion: executor", "interpreter: engines"} <= set(diagnostics), 10)
         for kind, wire in received:

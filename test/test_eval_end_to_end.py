@@ -68,6 +68,34 @@ def test_eval_runs_every_configuration_on_three_cases_with_sim(tiny_adapters, tm
     # On-board configurations report an escalation rate; remote-only ones do not.
     assert results["summary"]["shadow-detached"]["escalation_rate"] is not None
     assert results["summary"]["cloud-lora"]["escalation_rate"] is None
+    # Every configuration decided as the robot decides: its mode, the parameter file's threshold and deadline,
+    # and routes that the mode allows.
+    import yaml
+
+    robot = yaml.safe_load((ROOT / "config" / "dog.yaml").read_text())["interpreter"]["ros__parameters"]
+    modes = {"edge-lora": "detached", "shadow-detached": "detached", "shadow-auto": "auto"}
+    for name, conf in results["configurations"].items():
+        info = conf["info"]
+        assert info["policy"]["mode"] == modes.get(name, "attached"), name
+        assert info["policy"]["confidence_threshold"] == robot["confidence_threshold"]
+        assert info["deadline_s"] == robot["offload.deadline_s"]
+        assert ("offload_url" in info) == (info["policy"]["mode"] != "detached"), name
+        for record in conf["cases"]:
+            routes = {"detached": {"local"}, "attached": {"remote"}}.get(info["policy"]["mode"], {"local", "remote"})
+            assert record["final_plan"]["route"] in routes, (name, record["id"], record["decision"])
+            decision = record["decision"]
+            assert (decision == "remote") <= (record["final_plan"]["route"] == "remote")
+            if info["policy"]["mode"] == "detached":
+                assert decision in ("local", "refused:needs_remote", "refused:low_confidence", "refused:invalid",
+                                    "refused:limits"), (name, decision)
+            # The summary is computed from the records: exact plans and the e2e sum of the stages.
+            stages = sum(record["latency_s"][k] or 0.0 for k in ("asr", "interpreter", "first_cmd_vel"))
+            assert record["latency_s"]["e2e"] == pytest.approx(stages, abs=1e-4)
+        exact = sum(bool(r["scores"]["exact"]) for r in conf["cases"]) / len(conf["cases"])
+        assert results["summary"][name]["exact_plan_accuracy"] == pytest.approx(exact)
+        if info["policy"]["mode"] != "attached":
+            escalated = sum(bool(r["escalated"]) for r in conf["cases"]) / len(conf["cases"])
+            assert results["summary"][name]["escalation_rate"] == pytest.approx(escalated)
     by_input = results["summary_by_input"]["shadow-auto"]
     assert by_input["text"]["cases"] == 2 and by_input["audio"]["cases"] == 1
     summary_md = (out / "summary.md").read_text()

@@ -11,7 +11,8 @@ from shadowpeft_ros.interpreter.asr_data import (
     AsrDataOptions, asr_cache_path, build_asr_cache, cache_key, load_asr_examples, spoken_form, summarize_asr_cache)
 from shadowpeft_ros.interpreter.compact import parse_compact
 from shadowpeft_ros.interpreter.data import generate
-from shadowpeft_ros.node_table import default_params_file, load_params_file
+from shadowpeft_ros.params_file import load_params_file
+from shadowpeft_ros.paths import default_params_file
 from shadowpeft_ros.plan import Plan
 
 pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),

@@ -65,3 +65,19 @@ def test_help_renders(command, capsys):
         parse(command, "--help")
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_interpret_drives_the_robots_policy_through_an_offload_server(capsys):
+    """`--offload URL --token T`: the robot's client and policy, reporting each plan's route and decision."""
+    from shadowpeft_ros.offload.local import start_local_server
+
+    with start_local_server({"engine": "test-echo"}, token="cli-token-123") as server:
+        args = parse("interpret", "--mode", "attached", "--offload", server.url, "--token", "cli-token-123",
+                     "--text", "turn left 90 ; sit", "--text", "stop", "--text", "move forward 99")
+        assert interpret_cli.run(args) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["route"], line["decision"]) for line in lines[:2]] == [("remote", "remote"), ("local", "stop")]
+    assert [a["type"] for a in lines[0]["plan"]["actions"]] == ["turn", "posture"]
+    assert lines[0]["options"]["mode"] == "attached" and lines[0]["options"]["deadline_s"] == 3.0
+    # The parameter file's limits hold for what the server says, too: nothing over them moves the dog.
+    assert lines[2]["plan"]["actions"] == [] or lines[2]["plan"]["actions"][0]["distance_m"] <= 5.0

@@ -7,8 +7,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from shadowpeft_ros.messages import MotionCommand, TypedPublisher, create_typed_subscription
+from shadowpeft_ros.messages import MotionCommand
 from shadowpeft_ros.nodes.common import COMMAND_QOS
+from shadowpeft_ros.nodes.transport import TypedPublisher, create_typed_subscription
 from shadowpeft_ros.nodes.motion_node import MotionNode
 from shadowpeft_ros.plan import Plan, Posture
 

@@ -208,18 +208,36 @@ def test_watchdog_zeroes_when_ticks_stall():
 
 def test_over_limit_plan_is_clamped_or_refused_per_policy():
     over = plan(move(distance=20.0, speed=3.0))
+    # Default: a distance over its limit is refused, saying which limit, and nothing moves.
     h = Harness()
     h.submit("a", over)
-    accepted = h.events[0]
-    assert accepted.outcome == "accepted" and "over the limit" in accepted.reason
-    assert h.run_until_final("a", limit_s=60).outcome == "done"
-    assert h.base.x == pytest.approx(SafetyLimits().max_distance_m, abs=0.03)
-    assert max(math.hypot(t[0], t[1]) for t in h.twists) <= SafetyLimits().max_linear_speed_mps + 1e-9
+    assert [e.outcome for e in h.events] == ["refused"]
+    assert h.events[0].reason == "20 meters is over my 5 meter limit per move"
+    assert "5 meter limit per move" in h.events[0].say
+    assert h.tick().twist == (0.0, 0.0, 0.0)
+
+    # Default: a speed over its limit is clamped, and the walk runs at the limit.
+    fast = Harness()
+    fast.submit("f", plan(move(distance=1.0, speed=3.0)))
+    accepted = fast.events[0]
+    assert accepted.outcome == "accepted" and "over my speed limit of 0.5 meters per second" in accepted.reason
+    assert fast.run_until_final("f", limit_s=30).outcome == "done"
+    assert fast.base.x == pytest.approx(1.0, abs=0.03)
+    assert max(math.hypot(t[0], t[1]) for t in fast.twists) == pytest.approx(SafetyLimits().max_linear_speed_mps)
+
+    clamping = Harness(limits=SafetyLimits(on_violation="clamp"))
+    clamping.submit("c", over)
+    accepted = clamping.events[0]
+    assert accepted.outcome == "accepted" and accepted.reason.startswith("clamped: ")
+    assert "20 meters is over my 5 meter limit per move" in accepted.reason
+    assert clamping.run_until_final("c", limit_s=60).outcome == "done"
+    assert clamping.base.x == pytest.approx(SafetyLimits().max_distance_m, abs=0.03)
+    assert max(math.hypot(t[0], t[1]) for t in clamping.twists) <= SafetyLimits().max_linear_speed_mps + 1e-9
 
     strict = Harness(limits=SafetyLimits(on_violation="refuse"))
-    strict.submit("b", over)
+    strict.submit("b", plan(move(distance=1.0, speed=3.0)))
     assert [e.outcome for e in strict.events] == ["refused"]
-    assert "speed_mps 3 is over the limit" in strict.events[0].reason and strict.events[0].say
+    assert "3 meters per second is over my speed limit" in strict.events[0].reason and strict.events[0].say
     assert strict.tick().twist == (0.0, 0.0, 0.0)
 
 

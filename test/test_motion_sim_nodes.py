@@ -2,7 +2,8 @@
 
 One simulator run serves every scenario (the dog carries on from where the last one left it), so
 the whole file costs one process start. A probe node records every Twist on /cmd_vel; the last
-test checks that none of them was ever over the limits. ``motion_graph`` is also what
+test drives a plan over the speed limit and checks that no Twist was ever over the limits (it also
+passes run alone). ``motion_graph`` is also what
 ``bench_motion.py`` measures.
 """
 
@@ -29,12 +30,12 @@ from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from shadowpeft_ros.messages import (MotionCommand, TypedPublisher, VoiceCommand,  # noqa: E402
-                                     create_typed_subscription)
+from shadowpeft_ros.geometry import yaw_from_quaternion  # noqa: E402
+from shadowpeft_ros.messages import MotionCommand, VoiceCommand  # noqa: E402
 from shadowpeft_ros.nodes.common import COMMAND_QOS, LATCHED_QOS  # noqa: E402
-from shadowpeft_ros.nodes.motion_node import MotionNode, yaw_from_quaternion  # noqa: E402
+from shadowpeft_ros.nodes.motion_node import MotionNode  # noqa: E402
+from shadowpeft_ros.nodes.transport import TypedPublisher, create_typed_subscription  # noqa: E402
 from shadowpeft_ros.plan import parse_plan  # noqa: E402
-from shadowpeft_ros.safety import SafetyLimits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -289,7 +290,17 @@ def test_over_limit_plan_is_clamped_and_malformed_plans_rejected(graph):
     probe.send("fast", plan({"type": "move", "direction": "forward", "distance_m": 0.4, "speed_mps": 2.0}))
     assert probe.final("fast").outcome == "done"
     accepted = [o for o in probe.outcomes_of("fast") if o.outcome == "accepted"]
-    assert len(accepted) == 1 and "speed_mps 2 is over the limit 0.5" in accepted[0].reason
+    assert len(accepted) == 1
+    assert "2 meters per second is over my speed limit of 0.5 meters per second" in accepted[0].reason
+
+    # By default a turn over its limit is refused, not cut to the largest turn allowed.
+    probe.settle()
+    n_twists = len(probe.twists)
+    probe.send("spin", plan({"type": "turn", "direction": "left", "angle_deg": 1000}))
+    spin = probe.final("spin")
+    assert spin.outcome == "refused" and spin.reason == "1000 degrees is over my 720 degree limit per turn"
+    probe.wait(lambda: any("720 degree limit per turn" in said for said in probe.said), 5, "the spoken refusal")
+    assert all(t[4] == 0.0 for t in probe.twists[n_twists:])
 
     n_twists = len(probe.twists)
     probe.raw_plans.publish(String(data='{"command_id": "bad1", "route": "local", "actions": "forward 9 m"}'))
@@ -323,7 +334,7 @@ def test_refuse_policy_refuses_and_says_why(graph):
         pub.publish(MotionCommand(plan=plan({"type": "turn", "direction": "left", "angle_deg": 1000}),
                                   command_id="huge"))
         probe.wait(lambda: got and said, 20, "the refusal")
-        assert [o.outcome for o in got] == ["refused"] and "angle_deg 1000 is over the limit 720" in got[0].reason
+        assert [o.outcome for o in got] == ["refused"] and "1000 degrees is over my 720 degree limit" in got[0].reason
         assert "won't" in said[0]
     finally:
         executor.shutdown()
@@ -388,12 +399,25 @@ def test_destroying_a_moving_node_sends_a_last_zero_twist(graph):
 
 
 def test_no_twist_ever_over_the_limits(graph):
-    probe = graph["probe"]
-    limits = SafetyLimits()
-    assert len(probe.twists) > 200
-    worst_lin = max(math.hypot(t[2], t[3]) for t in probe.twists)
-    worst_ang = max(abs(t[4]) for t in probe.twists)
-    print(f"{len(probe.twists)} twists, largest {worst_lin:.3f} m/s and {math.degrees(worst_ang):.1f} deg/s")
+    # Stands alone: it drives its own plan that asks for four times the speed limit, then checks every
+    # Twist seen so far (the other scenarios' too, when the whole file runs).
+    probe, limits = graph["probe"], graph["motion"].limits
+    n_twists = len(probe.twists)
+    probe.send("over", plan({"type": "move", "direction": "forward", "distance_m": 0.6, "speed_mps": 2.0},
+                            {"type": "turn", "direction": "right", "angle_deg": 45}))
+    assert probe.final("over").outcome == "done"
+    [accepted] = [o for o in probe.outcomes_of("over") if o.outcome == "accepted"]
+    assert "over my speed limit" in accepted.reason
+    with probe.lock:
+        twists = list(probe.twists)
+    mine = twists[n_twists:]
+    assert len(mine) > 20
+    # The clamped walk reached the limit: the check below is against a plan that pushed on it.
+    assert max(math.hypot(t[2], t[3]) for t in mine) >= limits.max_linear_speed_mps - 0.01
+    assert max(abs(t[4]) for t in mine) > 0.0
+    worst_lin = max(math.hypot(t[2], t[3]) for t in twists)
+    worst_ang = max(abs(t[4]) for t in twists)
+    print(f"{len(twists)} twists, largest {worst_lin:.3f} m/s and {math.degrees(worst_ang):.1f} deg/s")
     assert worst_lin <= limits.max_linear_speed_mps + 1e-9
     assert worst_ang <= math.radians(limits.max_angular_speed_dps) + 1e-9
-    assert all(math.isfinite(v) for t in probe.twists for v in t[2:])
+    assert all(math.isfinite(v) for t in twists for v in t[2:])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shadowpeft_ros import node_table
+from shadowpeft_ros.paths import PACKAGE, default_params_file
 from shadowpeft_ros.cli import dog as dog_command
 from shadowpeft_ros.cli.dog import startup_arguments
 
@@ -32,7 +33,7 @@ def _load_launch_file(name="dog.launch.py"):
 
 def _runner_entries(argv):
     args = build_parser().parse_args(["dog", *argv])
-    return [(node_table.PACKAGE, spec.executable, spec.name, params)
+    return [(PACKAGE, spec.executable, spec.name, params)
             for spec, params in node_table.plan_nodes(startup_arguments(args))]
 
 
@@ -109,7 +110,7 @@ def _launched(actions):
     for action in actions:
         if action.kind in ("Node", "LifecycleNode"):
             kw = action.kwargs
-            assert kw["package"] == node_table.PACKAGE
+            assert kw["package"] == PACKAGE
             (params,) = kw["parameters"]
             nodes[kw["name"]] = (kw["executable"], dict(params), action.kind == "LifecycleNode")
         elif action.kind == "ExecuteProcess":
@@ -165,6 +166,11 @@ def _started_by_runner(argv):
     (["--offload", "local", "--backbone", "/m/backbone"], {"offload_url": "local", "backbone": "/m/backbone"}),
 ])
 def test_launch_file_and_runner_start_the_same_nodes(recording_launch, argv, launch_args):
+    if not {"--offload", "--offload-url"} & set(argv):
+        # The one intended difference: `shadowpeft dog`, the demo, serves the attached model on
+        # loopback unless told otherwise; a robot's launch keeps the parameter file's URL
+        # (empty: detached only). So the runner with no flag matches launch with offload_url:=local.
+        launch_args = {**launch_args, "offload_url": "local"}
     launched, server = _launched(recording_launch(launch_args))
     started, offload = _started_by_runner(argv)
     assert launched == started
@@ -188,7 +194,7 @@ def test_sim_clock_and_overrides_reach_both_starters(recording_launch, tmp_path)
     gazebo, _ = _launched(recording_launch({"sim": "gazebo"}))
     assert gazebo["motion"][1]["use_sim_time"] is True and "sim" not in gazebo
     # A parameter changed for one run: `--set` for the runner, a parameter file for launch.
-    text = node_table.default_params_file().read_text()
+    text = default_params_file().read_text()
     assert "    limits.max_linear_speed_mps: 0.5\n" in text
     (tmp_path / "dog.yaml").write_text(text.replace("    limits.max_linear_speed_mps: 0.5\n",
                                                     "    limits.max_linear_speed_mps: 0.3\n"))
@@ -285,3 +291,14 @@ def test_cli_rejects_unknown_options(capsys):
         build_parser().parse_args(["dog", "--warp-speed", "9"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --warp-speed" in capsys.readouterr().err
+
+
+def test_the_demo_serves_the_attached_model_and_the_robot_defaults_to_detached_only(recording_launch):
+    launched, server = _launched(recording_launch({}))
+    assert server is None and launched["interpreter"][1]["offload.url"] == ""
+    assert launched["interpreter"][1]["mode"] == "auto"
+    _, offload = _started_by_runner([])
+    assert offload is not None and offload.host == "127.0.0.1"
+    for argv in (["--offload", "none"], ["--set", "interpreter.mode=detached"]):
+        started, offload = _started_by_runner(argv)
+        assert offload is None and started["interpreter"][1]["offload.url"] == "", argv

@@ -1,4 +1,4 @@
-"""Offload core without a server process: breaker, micro-batcher, metrics text, options, router policies."""
+"""Offload core without a server process: breaker, micro-batcher, metrics text, options, the policy without a server."""
 
 import re
 import threading
@@ -8,13 +8,14 @@ import pytest
 
 from shadowpeft_ros.offload.batching import DeadlineExpired, MicroBatcher, QueueFull
 from shadowpeft_ros.offload.breaker import CLOSED, HALF_OPEN, OPEN, BreakerOptions, CircuitBreaker
-from shadowpeft_ros.offload.client import DuplicateCommand, OffloadOptions
-from shadowpeft_ros.offload.engine import BatchAdapter, CompactEchoTestEngine, EngineAnswer, EngineOptions
+from shadowpeft_ros.offload.client import OffloadOptions
+from shadowpeft_ros.interpreter.engine import EngineResult
+from shadowpeft_ros.offload.engine import BatchAdapter, CompactEchoTestEngine, EngineOptions
 from shadowpeft_ros.offload.metrics import Metrics
-from shadowpeft_ros.offload.router import (DIAG_OK, OffloadRouter, RouterOptions, SAY_LIMITS, SAY_NEEDS_SERVER,
-                                           SAY_NOT_UNDERSTOOD, diagnostic_fields)
 from shadowpeft_ros.offload.server import ServerConfigError, ServerOptions
 from shadowpeft_ros.plan import Plan, PlanError, Stop
+from shadowpeft_ros.policy import (DIAG_OK, SAY_NO_REMOTE, SAY_NOT_UNDERSTOOD, DecisionPolicy, PolicyOptions,
+                                   status_diagnostic)
 from shadowpeft_ros.safety import SafetyLimits
 
 
@@ -199,21 +200,12 @@ def test_offload_options_validate_and_read_the_token_from_the_environment(monkey
     with pytest.raises(ValueError):
         OffloadOptions(url="http://h:1", deadline_s=0)
     with pytest.raises(ValueError):
-        RouterOptions(policy="cloud_only")
+        PolicyOptions(mode="cloud_only")
     with pytest.raises(ValueError):
         EngineOptions(engine="nonsense")
 
 
-# -- engines and router without a server ---------------------------------------------------------------
-
-class UnsureEchoTestEngine(CompactEchoTestEngine):
-    """TEST ENGINE: the compact echo, but never confident, so every command needs the server."""
-
-    def plan(self, text, command_id=""):
-        answer = super().plan(text, command_id)
-        answer.confidence = 0.1
-        return answer
-
+# -- engines and the policy without a server ---------------------------------------------------------------
 
 def test_echo_test_engine_reads_compact_plans_and_rejects_anything_else():
     engine = BatchAdapter(CompactEchoTestEngine())
@@ -231,7 +223,7 @@ def test_batch_adapter_wraps_a_single_request_engine_and_isolates_failures():
                 raise RuntimeError("boom")
             if text == "garbage":
                 raise PlanError("not a plan")
-            return EngineAnswer(Plan(actions=(Stop(),)), text, 0.9)
+            return EngineResult(Plan(actions=(Stop(),)), text, 0.9)
 
     answers = BatchAdapter(OneAtATime()).plan_batch(["stop", "crash", "garbage"], ["1", "2", "3"])
     assert answers[0].plan.has_stop
@@ -239,51 +231,23 @@ def test_batch_adapter_wraps_a_single_request_engine_and_isolates_failures():
     assert answers[2].plan is None and "not a plan" in answers[2].error
 
 
-def test_router_without_server_acts_locally_refuses_escalations_and_stops_fast():
-    router = OffloadRouter(CompactEchoTestEngine(), None, RouterOptions(policy="escalate"))
-    local = router.route("turn left 90 ; sit", "c1")
+def test_policy_without_a_server_acts_locally_refuses_escalations_and_stops_fast():
+    policy = DecisionPolicy(CompactEchoTestEngine(), None, PolicyOptions(mode="auto"))
+    local = policy.decide("turn left 90 ; sit", "c1")
     assert local.decision == "local" and local.plan.route == "local" and len(local.plan.actions) == 2
-    escalated = router.route("[REMOTE]", "c2")
-    assert escalated.decision == "failed" and not escalated.plan.actions and escalated.plan.say == SAY_NEEDS_SERVER
-    invalid = router.route("do a barrel roll", "c3")
-    assert invalid.decision == "failed" and not invalid.plan.actions and invalid.plan.say == SAY_NOT_UNDERSTOOD
-    stop = router.route("dog, stop now", "c4")
+    escalated = policy.decide("[REMOTE]", "c2")
+    assert escalated.decision == "refused:needs_remote" and not escalated.plan.actions
+    assert escalated.plan.say == SAY_NO_REMOTE
+    invalid = policy.decide("do a barrel roll", "c3")
+    assert invalid.decision == "refused:invalid" and not invalid.plan.actions and invalid.plan.say == SAY_NOT_UNDERSTOOD
+    stop = policy.decide("dog, stop now", "c4")
     assert stop.decision == "stop" and stop.plan.actions == (Stop(),) and "detached" not in stop.latency_s
-    flagged = router.route("move forward 3", "c5", is_stop=True)
-    assert flagged.decision == "stop"
-    with pytest.raises(DuplicateCommand):
-        router.route("turn left 90 ; sit", "c1")
-    status = router.status()
-    assert status["routes"]["local"] == 1 and status["routes"]["failed"] == 2 and status["routes"]["stop"] == 2
-    level, message, values = diagnostic_fields(status)
-    assert level == DIAG_OK and "offload off" in message and ("policy", "escalate") in values
-    router.close()
-
-
-def test_router_low_confidence_fallback_is_opt_in():
-    strict = OffloadRouter(UnsureEchoTestEngine(), None, RouterOptions())
-    assert strict.route("sit", "a").decision == "failed"
-    lenient = OffloadRouter(UnsureEchoTestEngine(), None, RouterOptions(fallback_to_low_confidence=True))
-    routed = lenient.route("sit", "a")
-    assert routed.decision == "fallback_local" and routed.plan.actions[0].name == "sit"
-
-
-def test_router_applies_the_safety_limits_to_every_plan():
-    router = OffloadRouter(CompactEchoTestEngine(), None, RouterOptions(), limits=SafetyLimits())
-    clamped = router.route("move forward 1 9", "fast")
-    assert clamped.violations and clamped.plan.actions[0].speed_mps < 9
-    # Durations are never clamped: a plan too long to finish is refused.
-    refused = router.route(" ; ".join(["wait 30"] * 5), "long")
-    assert refused.decision == "refused:limits" and not refused.plan.actions and refused.plan.say == SAY_LIMITS
-
-
-def test_router_survives_a_crashing_local_engine():
-    class Broken:
-        def plan(self, text, command_id=""):
-            raise RuntimeError("out of memory")
-
-    routed = OffloadRouter(Broken(), None, RouterOptions()).route("sit", "x")
-    assert routed.decision == "failed" and not routed.plan.actions and "out of memory" in routed.reason
+    assert policy.decide("move forward 3", "c5", is_stop=True).decision == "stop"
+    status = policy.status()
+    assert status["decisions"] == {"local": 1, "refused:needs_remote": 1, "refused:invalid": 1, "stop": 2}
+    level, message, values = status_diagnostic(status)
+    assert level == DIAG_OK and "no offload server" in message and values["mode"] == "auto"
+    policy.close()
 
 
 # -- launch file and CLI -----------------------------------------------------------------------------
@@ -328,17 +292,29 @@ def test_offload_options_map_onto_ros_parameters_and_status_onto_diagnostics():
     rclpy.init(context=context)
     try:
         node = Node("interpreter", context=context, parameter_overrides=[
-            Parameter("offload_url", value="http://127.0.0.1:9"), Parameter("offload_policy", value="remote_first"),
+            Parameter("offload_url", value="http://127.0.0.1:9"), Parameter("mode", value="remote_first"),
             Parameter("offload_deadline_s", value=0.8)])
         offload = declare_options(node, OffloadOptions, prefix="offload_")
-        policy = declare_options(node, RouterOptions, prefix="offload_")
-        assert (offload.url, offload.deadline_s, policy.policy) == ("http://127.0.0.1:9", 0.8, "remote_first")
+        options = declare_options(node, PolicyOptions)
+        assert (offload.url, offload.deadline_s, options.mode) == ("http://127.0.0.1:9", 0.8, "remote_first")
         assert node.has_parameter("offload_token") and node.has_parameter("offload_failure_threshold")
-        router = OffloadRouter(CompactEchoTestEngine(), None, policy)
-        level, message, values = diagnostic_fields(router.status())
+        assert node.get_parameter("stop_words").value[0] == "stop"
+        policy = DecisionPolicy(CompactEchoTestEngine(), None, options)
+        policy.decide("sit", "a")
+        level, message, values = status_diagnostic(policy.status())
         status = DiagnosticStatus(level=bytes([level]), name="shadowpeft_ros: offload", message=message,
-                                  values=[KeyValue(key=k, value=v) for k, v in values])
-        assert status.level == DiagnosticStatus.OK and any(kv.key == "routes.local" for kv in status.values)
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        assert status.level == DiagnosticStatus.OK and any(kv.key == "decisions.local" for kv in status.values)
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_serve_defaults_to_the_shipped_shadow_adapter_and_none_means_the_bare_backbone():
+    from shadowpeft_ros.cli import build_parser
+    from shadowpeft_ros.interpreter.interpreter import resolve_adapter_dir
+
+    assert EngineOptions().adapter == "models/adapters/shadow"
+    assert (resolve_adapter_dir(EngineOptions().adapter) / "adapter_model.safetensors").is_file()
+    assert EngineOptions(adapter="none").adapter is None and EngineOptions(adapter="").adapter is None
+    assert build_parser().parse_args(["serve"]).adapter == "models/adapters/shadow"

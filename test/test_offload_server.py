@@ -1,4 +1,4 @@
-"""The offload server as a real process on loopback, and the robot's client and router against it.
+"""The offload server as a real process on loopback, and the robot's client and decision policy against it.
 
 The server hosts the TEST ENGINE 'test-echo' (the request text is read as a compact plan by the
 real parser, e.g. "move forward 2 ; sit"): these tests are about HTTP, limits, batching, deadlines,
@@ -6,6 +6,7 @@ outages and the breaker, not about a model. test_offload_model.py serves a real 
 """
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -17,7 +18,10 @@ import pytest
 from shadowpeft_ros.offload.client import OffloadClient, OffloadOptions
 from shadowpeft_ros.offload.engine import CompactEchoTestEngine
 from shadowpeft_ros.offload.local import start_local_server
-from shadowpeft_ros.offload.router import OffloadRouter, RemotePlanEngine, RouterOptions
+from shadowpeft_ros.command_handler import CommandHandler
+from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
+from shadowpeft_ros.messages import VoiceCommand
+from shadowpeft_ros.policy import PolicyOptions
 
 TOKEN = "test-token-0123456789"
 ECHO = {"engine": "test-echo"}
@@ -28,9 +32,13 @@ class UnsureEchoTestEngine(CompactEchoTestEngine):
     """TEST ENGINE for the robot side: the compact echo, never confident, so every command escalates."""
 
     def plan(self, text, command_id=""):
-        answer = super().plan(text, command_id)
-        answer.confidence = 0.1
-        return answer
+        return dataclasses.replace(super().plan(text, command_id), confidence=0.1)
+
+
+def robot(local, offload, **policy):
+    """The robot's interpreter: ``local`` on board, the offload client (started) for the server."""
+    client = OffloadClient(offload).start()
+    return Interpreter(InterpreterOptions(), PolicyOptions(**policy), detached=local, remote=client), client
 
 
 def fast_options(url, **overrides):
@@ -192,101 +200,98 @@ def test_200_concurrent_requests_each_get_their_own_answer_or_a_clean_503_with_b
 # -- the robot side against the server -------------------------------------------------------------------
 
 def test_escalations_go_remote_and_plans_arrive_once(server):
-    router = OffloadRouter.create(UnsureEchoTestEngine(), fast_options(server.url), RouterOptions())
+    interpreter, client = robot(UnsureEchoTestEngine(), fast_options(server.url))
     try:
-        assert wait_for(lambda: router.client.reachable, 5)
-        routed = router.route("turn right 45 ; wave", "esc-1")
-        assert routed.decision == "remote" and routed.plan.route == "remote"
-        assert [a.type for a in routed.plan.actions] == ["turn", "trick"]
-        assert routed.remote.model["engine"] == "test-echo"
-        status = router.status()
+        assert wait_for(lambda: client.reachable, 5)
+        handler = CommandHandler(interpreter)
+        handled = handler.handle(VoiceCommand("turn right 45 ; wave", command_id="esc-1"))
+        decided = handled.decision
+        assert decided.decision == "remote" and decided.escalated and handled.plan.route == "remote"
+        assert [a.type for a in handled.plan.actions] == ["turn", "trick"]
+        assert decided.remote.model["engine"] == "test-echo"
+        status = interpreter.status()
         assert status["reachable"] is True and status["breaker"] == "closed" and status["last_rtt_s"] > 0
-        assert status["counts"]["sent"] == 1 and status["routes"]["remote"] == 1
-        with pytest.raises(ValueError):
-            router.route("turn right 45 ; wave", "esc-1")
-        assert router.status()["counts"]["sent"] == 1, "a repeated id must not be sent again"
+        assert status["counts"]["sent"] == 1 and status["decisions"]["remote"] == 1
+        assert handler.handle(VoiceCommand("turn right 45 ; wave", command_id="esc-1")).status == "replayed"
+        assert interpreter.status()["counts"]["sent"] == 1, "a repeated id must not be sent again"
         # A confident local answer never touches the network; a stop never does either.
-        confident = OffloadRouter(CompactEchoTestEngine(), router.client, RouterOptions())
-        assert confident.route("sit", "loc-1").decision == "local"
-        assert confident.route("stop", "stop-1").decision == "stop"
-        assert router.status()["counts"]["sent"] == 1
+        confident = Interpreter(InterpreterOptions(), PolicyOptions(), detached=CompactEchoTestEngine(), remote=client)
+        assert confident.interpret("sit", "loc-1").decision == "local"
+        assert confident.interpret("stop", "stop-1").decision == "stop"
+        assert interpreter.status()["counts"]["sent"] == 1
     finally:
-        router.close()
+        client.close()
 
 
 def test_wrong_token_is_a_failure_that_falls_back_locally(server):
-    router = OffloadRouter.create(UnsureEchoTestEngine(), fast_options(server.url, token="wrong"),
-                                  RouterOptions(fallback_to_low_confidence=True))
+    interpreter, client = robot(UnsureEchoTestEngine(), fast_options(server.url, token="wrong"),
+                                fallback_to_low_confidence=True)
     try:
-        routed = router.route("sit", "tok-1")
-        assert routed.decision == "fallback_local" and "401" in routed.reason
+        decided = interpreter.interpret("sit", "tok-1")
+        assert decided.decision == "fallback_local" and "401" in decided.reason
     finally:
-        router.close()
+        client.close()
 
 
-def test_interpreter_uses_the_server_as_its_attached_engine(server):
-    from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
-
-    client = OffloadClient(fast_options(server.url)).start()
+def test_interpreter_uses_the_server_as_its_attached_model(server):
+    interpreter, client = robot(None, fast_options(server.url), mode="attached")
     try:
-        interpreter = Interpreter(InterpreterOptions(mode="attached"), attached=RemotePlanEngine(client))
         result = interpreter.interpret("move backward 0.5 ; lie_down", command_id="int-1")
+        assert result.decision == "remote" and not result.escalated
         assert result.route == "remote" and [a.type for a in result.plan.actions] == ["move", "posture"]
     finally:
         client.close()
 
 
 def test_interpreter_refuses_when_the_server_is_unreachable():
-    from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
-
-    client = OffloadClient(fast_options("http://127.0.0.1:9"))  # the discard port: nothing listens there
+    # The discard port: nothing listens there.
+    interpreter, client = robot(None, fast_options("http://127.0.0.1:9"), mode="attached")
     try:
-        interpreter = Interpreter(InterpreterOptions(mode="attached"), attached=RemotePlanEngine(client))
         result = interpreter.interpret("sit", command_id="int-down")
         assert result.refused and not result.plan.actions and result.plan.say
     finally:
         client.close()
 
 
-@pytest.mark.parametrize("policy", ["escalate", "remote_first"])
-def test_a_stalled_server_cannot_hold_the_robot_past_its_deadline(policy):
+@pytest.mark.parametrize("mode", ["auto", "remote_first"])
+def test_a_stalled_server_cannot_hold_the_robot_past_its_deadline(mode):
     deadline_s = 0.4
     with start_local_server(ECHO, token=TOKEN, debug_delay_s=1.2) as srv:
-        router = OffloadRouter.create(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=deadline_s),
-                                      RouterOptions(policy=policy, fallback_to_low_confidence=True))
+        interpreter, client = robot(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=deadline_s),
+                                    mode=mode, fallback_to_low_confidence=True)
         try:
-            assert wait_for(lambda: router.client.reachable, 5)
+            assert wait_for(lambda: client.reachable, 5)
             started = time.monotonic()
-            routed = router.route("move left 1", "stall-1")
+            decided = interpreter.interpret("move left 1", "stall-1")
             elapsed = time.monotonic() - started
             assert elapsed < deadline_s + MARGIN_S, f"waited {elapsed:.2f} s on a stalled server"
-            assert routed.decision == "fallback_local" and routed.plan.route == "local"
-            assert "deadline" in routed.reason
+            assert decided.decision == "fallback_local" and decided.plan.route == "local"
+            assert "deadline" in decided.reason
             # The server's answer still arrives, later: it must be logged and dropped, not acted on.
-            assert wait_for(lambda: router.client.counts["late_dropped"] == 1, 5)
-            assert routed.plan.route == "local" and router.status()["counts"]["deadline_missed"] == 1
+            assert wait_for(lambda: client.counts["late_dropped"] == 1, 5)
+            assert decided.plan.route == "local" and interpreter.status()["counts"]["deadline_missed"] == 1
         finally:
-            router.close()
+            client.close()
 
 
 def test_server_killed_while_a_request_is_in_flight():
     srv = start_local_server(ECHO, token=TOKEN, debug_delay_s=3.0)
-    router = OffloadRouter.create(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=2.0),
-                                  RouterOptions(fallback_to_low_confidence=True))
+    interpreter, client = robot(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=2.0),
+                                fallback_to_low_confidence=True)
     try:
-        assert wait_for(lambda: router.client.reachable, 5)
+        assert wait_for(lambda: client.reachable, 5)
         killer = threading.Timer(0.3, srv.kill)
         killer.start()
         started = time.monotonic()
-        routed = router.route("turn left 30", "inflight-1")
+        decided = interpreter.interpret("turn left 30", "inflight-1")
         elapsed = time.monotonic() - started
         killer.join()
         # The connection drops with the process: the robot answers at once, not at the deadline.
         assert elapsed < 2.0, f"waited {elapsed:.2f} s for a dead server"
-        assert routed.decision == "fallback_local" and routed.plan.actions[0].angle_deg == 30
-        assert router.client.counts["late_dropped"] == 0
+        assert decided.decision == "fallback_local" and decided.plan.actions[0].angle_deg == 30
+        assert client.counts["late_dropped"] == 0
     finally:
-        router.close()
+        client.close()
         srv.stop()
 
 
@@ -294,38 +299,38 @@ def test_server_killed_mid_run_then_restarted():
     deadline_s = 1.0
     srv = start_local_server(ECHO, token=TOKEN)
     port = srv.port
-    router = OffloadRouter.create(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=deadline_s),
-                                  RouterOptions(fallback_to_low_confidence=True))
-    routed = []
+    interpreter, client = robot(UnsureEchoTestEngine(), fast_options(srv.url, deadline_s=deadline_s),
+                                fallback_to_low_confidence=True)
+    handler = CommandHandler(interpreter)
+    decided = []
     try:
-        assert wait_for(lambda: router.client.reachable, 5)
+        assert wait_for(lambda: client.reachable, 5)
         for i in range(4):
-            routed.append(router.route(f"move forward {i + 1}", f"run-{i}"))
-        assert [r.decision for r in routed] == ["remote"] * 4
+            decided.append(handler.handle(VoiceCommand(f"move forward {0.2 * (i + 1):.1f}", command_id=f"run-{i}")).decision)
+        assert [r.decision for r in decided] == ["remote"] * 4
 
         srv.kill()
         for i in range(4, 12):
             started = time.monotonic()
-            r = router.route(f"move forward {i + 1}", f"run-{i}")
+            r = handler.handle(VoiceCommand(f"move forward {0.2 * (i + 1):.1f}", command_id=f"run-{i}")).decision
             elapsed = time.monotonic() - started
             assert elapsed < deadline_s + MARGIN_S, f"command {i} took {elapsed:.2f} s with the server down"
-            assert r.decision == "fallback_local" and r.plan.actions[0].distance_m == i + 1
-            routed.append(r)
-        status = router.status()
+            assert r.decision == "fallback_local" and r.plan.actions[0].distance_m == pytest.approx(0.2 * (i + 1))
+            decided.append(r)
+        status = interpreter.status()
         assert status["reachable"] is False
         assert status["counts"]["sent"] <= 4 + 2, "an unreachable server must not be sent more requests"
         # Failed probes open the breaker even while no command is asking.
-        assert wait_for(lambda: router.status()["breaker"] == "open", 3), router.status()
+        assert wait_for(lambda: interpreter.status()["breaker"] == "open", 3), interpreter.status()
 
         srv = start_local_server(ECHO, token=TOKEN, port=port)
-        assert wait_for(lambda: router.status()["breaker"] == "closed" and router.status()["reachable"], 10), \
-            router.status()
+        assert wait_for(lambda: interpreter.status()["breaker"] == "closed" and interpreter.status()["reachable"],
+                        10), interpreter.status()
         for i in range(12, 15):
-            routed.append(router.route(f"move forward {i + 1}", f"run-{i}"))
-        assert [r.decision for r in routed[12:]] == ["remote"] * 3
+            decided.append(handler.handle(VoiceCommand(f"move forward {0.2 * (i + 1):.1f}", command_id=f"run-{i}")).decision)
+        assert [r.decision for r in decided[12:]] == ["remote"] * 3
     finally:
-        router.close()
+        client.close()
         srv.stop()
     # None lost, none doubled: one plan per command id, each for its own command.
-    assert [r.command_id for r in routed] == [f"run-{i}" for i in range(15)]
-    assert [r.plan.actions[0].distance_m for r in routed] == [float(i + 1) for i in range(15)]
+    assert [r.command_id for r in decided] == [f"run-{i}" for i in range(15)]

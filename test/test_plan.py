@@ -60,26 +60,65 @@ def test_defaults_fill_only_what_was_not_said():
     assert resolved.actions == (Move("forward", 1.0, 0.3), Move("left", 0.5, 0.1), Turn("right", 90.0))
 
 
-def test_clamp_policy_clamps_and_says_why():
+@pytest.mark.parametrize("action,why", [
+    (Move("forward", 99.0, None), "99 meters is over my 5 meter limit per move"),
+    (Move("forward", 5.004, None), "5.004 meters is over my 5 meter limit per move"),
+    (Turn("left", 1000.0), "1000 degrees is over my 720 degree limit per turn"),
+    (Wait(600.0), "600 seconds is over my 30 second limit per wait"),
+])
+def test_by_default_a_distance_angle_or_wait_over_its_limit_is_refused_naming_the_limit(action, why):
+    check = check_limits(Plan(actions=(action,)), SafetyLimits())
+    assert check.refused and check.plan is None
+    assert check.violations == (why,) and check.reason == why
+    assert check.say == f"I won't do that: {why}."
+
+
+def test_by_default_a_speed_over_its_limit_is_clamped_to_the_limit():
+    check = check_limits(Plan(actions=(Move("forward", 1.0, 3.0), Turn("left", 90.0))), SafetyLimits())
+    assert not check.refused
+    assert check.plan.actions == (Move("forward", 1.0, 0.5), Turn("left", 90.0))
+    assert check.violations == ("3 meters per second in step 1 is over my speed limit of 0.5 meters per second",)
+    assert check.say == "To keep within my limits, I'll go at 0.5 meters per second in step 1, not 3."
+
+
+def test_by_default_a_refusal_names_only_what_refused_it():
+    # The speed alone would have been clamped: saying it was the reason would mislead.
+    check = check_limits(Plan(actions=(Move("forward", 99.0, 3.0),)), SafetyLimits())
+    assert check.refused and check.violations == ("99 meters is over my 5 meter limit per move",)
+
+
+def test_within_the_limits_nothing_changes_and_nothing_is_said():
+    plan = Plan(actions=(Move("forward", 5.0, 0.5), Turn("left", 720.0), Wait(30.0)))
+    for policy in ("refuse_extent", "clamp", "refuse"):
+        check = check_limits(plan, SafetyLimits(on_violation=policy))
+        assert check.plan == plan and check.violations == () and check.say == ""
+
+
+def test_clamp_policy_clamps_everything_and_says_what_instead():
     plan = Plan(actions=(Move("forward", 20.0, 20.0), Turn("left", 1000.0), Wait(600.0)))
     check = check_limits(plan, SafetyLimits(on_violation="clamp", max_plan_duration_s=1000.0))
     assert not check.refused
     move, turn, wait = check.plan.actions
     assert (move.distance_m, move.speed_mps, turn.angle_deg, wait.duration_s) == (5.0, 0.5, 720.0, 30.0)
-    assert len(check.violations) == 4 and "speed_mps 20" in check.reason
+    assert len(check.violations) == 4
+    assert "20 meters per second in step 1 is over my speed limit of 0.5 meters per second" in check.reason
+    assert "I'll go 5 meters in step 1, not 20" in check.say and "I'll wait 30 seconds in step 3, not 600" in check.say
 
 
 def test_refuse_policy_refuses_out_of_range_plans():
     check = check_limits(Plan(actions=(Move("forward", 1.0, 3.0),)), SafetyLimits(on_violation="refuse"))
-    assert check.refused and "speed_mps 3" in check.reason
+    assert check.refused and check.reason == "3 meters per second is over my speed limit of 0.5 meters per second"
+    assert check.say.startswith("I won't do that: 3 meters per second")
     assert not check_limits(Plan(actions=(Move("forward", 1.0, 0.3),)), SafetyLimits(on_violation="refuse")).refused
 
 
 def test_too_long_or_too_many_is_refused_even_when_clamping():
     long_plan = Plan(actions=tuple(Move("forward", 5.0, 0.1) for _ in range(3)))  # 150 s at 0.1 m/s
-    assert check_limits(long_plan, SafetyLimits(max_plan_duration_s=120.0)).refused
+    check = check_limits(long_plan, SafetyLimits(on_violation="clamp", max_plan_duration_s=120.0))
+    assert check.refused and check.reason == "the plan would take 150 seconds, over my limit of 120 seconds per plan"
     many = Plan(actions=tuple(Posture("sit") for _ in range(11)))
-    assert "11 actions" in check_limits(many, SafetyLimits(max_actions=10)).reason
+    check = check_limits(many, SafetyLimits(on_violation="clamp", max_actions=10))
+    assert check.refused and "11 actions is over my limit of 10 actions per plan" in check.say
 
 
 def test_duration_estimate_uses_defaults_and_limits():
@@ -88,10 +127,13 @@ def test_duration_estimate_uses_defaults_and_limits():
     assert seconds == pytest.approx(1.5 / 0.3 + 80.0 / 40.0 + 2.0)
 
 
-@pytest.mark.parametrize("kwargs", [{"on_violation": "ignore"}, {"max_linear_speed_mps": -1.0},
-                                    {"max_distance_m": float("nan")}])
-def test_bad_limits_raise_early(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs,match", [
+    ({"on_violation": "ignore"}, "on_violation must be one of: 'refuse_extent' .*'clamp' .*'refuse' .*got 'ignore'"),
+    ({"max_linear_speed_mps": -1.0}, "max_linear_speed_mps must be a positive number"),
+    ({"max_distance_m": float("nan")}, "max_distance_m must be a positive number"),
+])
+def test_bad_limits_raise_early(kwargs, match):
+    with pytest.raises(ValueError, match=match):
         SafetyLimits(**kwargs)
 
 

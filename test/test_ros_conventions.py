@@ -20,8 +20,11 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
 from shadowpeft_ros import node_table  # noqa: E402
-from shadowpeft_ros.messages import MotionCommand, TypedPublisher  # noqa: E402
+from shadowpeft_ros.messages import MotionCommand  # noqa: E402
 from shadowpeft_ros.nodes.common import COMMAND_QOS  # noqa: E402
+from shadowpeft_ros.nodes.transport import TypedPublisher  # noqa: E402
+from shadowpeft_ros.params_file import load_params_file  # noqa: E402
+from shadowpeft_ros.paths import default_params_file  # noqa: E402
 from shadowpeft_ros.plan import Move, Plan  # noqa: E402
 
 # Parameters rclpy declares on every node by itself.
@@ -72,7 +75,7 @@ def _wait_for(predicate, timeout):
 # -- config/dog.yaml against the declared parameters ----------------------------------------------
 
 def test_params_file_and_declared_parameters_match_both_ways(context):
-    table = node_table.load_params_file(node_table.default_params_file())
+    table = load_params_file(default_params_file())
     common = set(table["/**"])
     declared_somewhere = set()
     for spec in node_table.NODES:

@@ -10,7 +10,8 @@ from scipy.signal import resample_poly
 
 from shadowpeft_ros.speech.asr import AsrModelError, FasterWhisperBackend, load_backend
 from shadowpeft_ros.speech.audio import open_source
-from shadowpeft_ros.speech.corpus import COMMANDS, build_commands, build_non_speech, word_error_rate
+from shadowpeft_ros.speech.corpus import COMMANDS, build_commands, build_non_speech
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.options import AsrOptions, AudioOptions, SegmenterOptions
 from shadowpeft_ros.speech.pipeline import SpeechPipeline
 from shadowpeft_ros.speech.tts import synthesize

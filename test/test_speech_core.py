@@ -257,7 +257,7 @@ def test_neg_threshold_defaults_below_threshold():
 
 
 def test_one_stop_detector_for_every_stage():
-    from shadowpeft_ros.offload.router import default_stop_detector
+    from shadowpeft_ros.policy import PolicyOptions
     from shadowpeft_ros.speech import gate as gate_module
     from shadowpeft_ros.speech.gate import STOP_WORDS, contains_stop_word, is_stop_utterance
     from shadowpeft_ros.speech.options import GateOptions
@@ -271,9 +271,8 @@ def test_one_stop_detector_for_every_stage():
     assert GateOptions().stop_words == STOP_WORDS
     assert is_stop_utterance("cease", stop_words=("cease",)) and not is_stop_utterance("stop", stop_words=("cease",))
     assert contains_stop_word("I can't stop here") and not contains_stop_word("stopped")
-    router_says = default_stop_detector()
-    for heard in ("stop now", "stop at the door", "emergency stop", "halt"):
-        assert router_says(heard) == is_stop_utterance(heard), heard
+    # The decision policy's stop words default to the same list (and the parameter file sets it once, for all).
+    assert PolicyOptions().stop_words == STOP_WORDS
     # The list has one home: the options' default is that very tuple, not a second spelling of it.
     from shadowpeft_ros.speech import options as options_module
 

@@ -7,7 +7,7 @@ import soundfile
 
 from shadowpeft_ros.speech import models
 from shadowpeft_ros.speech.asr import AsrModelError, FasterWhisperBackend, load_backend
-from shadowpeft_ros.speech.corpus import word_error_rate
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.models import ModelAssemblyError, assemble_base
 from shadowpeft_ros.speech.options import AsrOptions
 from shadowpeft_ros.speech.tts import synthesize

@@ -19,10 +19,10 @@ from scipy.signal import resample_poly
 from std_msgs.msg import String
 from std_srvs.srv import SetBool
 
-from shadowpeft_ros.messages import create_typed_subscription
 from shadowpeft_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
+from shadowpeft_ros.nodes.transport import create_typed_subscription
 from shadowpeft_ros.nodes.speech_node import SpeechNode
-from shadowpeft_ros.speech.corpus import word_error_rate
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.tts import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,8 @@ import soundfile
 
 from shadowpeft_ros.speech.asr import load_backend
 from shadowpeft_ros.speech.audio import open_source
-from shadowpeft_ros.speech.corpus import pause_command, word_error_rate
+from shadowpeft_ros.speech.corpus import pause_command
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.options import AsrOptions, AudioOptions, SegmenterOptions
 from shadowpeft_ros.speech.pipeline import SpeechPipeline, audio_problem
 from shadowpeft_ros.speech.tts import synthesize

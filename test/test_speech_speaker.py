@@ -6,17 +6,27 @@ import time
 import pytest
 import rclpy
 import soundfile
+from rclpy.duration import Duration
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
-from shadowpeft_ros.messages import PlanOutcome, TypedPublisher
+from shadowpeft_ros.messages import PlanOutcome
 from shadowpeft_ros.nodes.common import COMMAND_QOS
+from shadowpeft_ros.nodes.transport import TypedPublisher
 from shadowpeft_ros.nodes.speaker_node import SpeakerNode
-from shadowpeft_ros.speech.corpus import word_error_rate
+from shadowpeft_ros.speech.wer import word_error_rate
 from shadowpeft_ros.speech.options import SpeakerOptions
 from shadowpeft_ros.speech.speaker import Speaker
+
+
+def wait_until(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -35,9 +45,8 @@ def ros():
         node = SpeakerNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
         executor.add_node(node)
         nodes.append(node)
-        deadline = time.monotonic() + 10
-        while talker.count_subscribers("/dog/say") < len(nodes) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # Matched, not merely discovered: only a subscription DDS has matched receives what is published next.
+        wait_until(lambda: publisher.get_subscription_count() >= len(nodes), 10, "the speaker to match /dog/say")
         return node
 
     try:
@@ -79,8 +88,14 @@ def test_speaker_node_says_the_text(ros, tmp_path):
 def test_disabled_speaker_says_nothing(ros, tmp_path):
     start, publisher, _ = ros
     node = start(enabled=False, save_dir=str(tmp_path))
+    assert not node.speaker.available and not node.options.enabled
+    [say_subscription] = [s for s in node.subscriptions if s.topic_name == "/dog/say"]
+    # Both ends matched, and the message acknowledged by the speaker's reader: silence afterwards is the
+    # speaker's doing, not a message lost to discovery.
+    wait_until(lambda: say_subscription.get_publisher_count() >= 1, 10, "/dog/say to match the talker")
     publisher.publish(String(data="hello"))
-    time.sleep(0.5)
+    assert publisher.wait_for_all_acked(Duration(seconds=5)), "the speaker's reader never acknowledged 'hello'"
+    time.sleep(0.5)  # the executor's turn to run the callback
     assert node.speaker.spoken == [] and list(tmp_path.iterdir()) == []
 
 

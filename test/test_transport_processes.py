@@ -15,8 +15,9 @@ import rclpy
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from shadowpeft_ros.messages import MotionCommand, TypedPublisher, VoiceCommand, to_wire
+from shadowpeft_ros.messages import MotionCommand, VoiceCommand, to_wire
 from shadowpeft_ros.nodes.common import COMMAND_QOS
+from shadowpeft_ros.nodes.transport import TypedPublisher
 from shadowpeft_ros.plan import Move, Plan, Turn
 
 ECHO = Path(__file__).with_name("echo_subscriber.py")

@@ -73,7 +73,6 @@ def run_asr(args) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ..interpreter.asr_data import AsrDataOptions, build_asr_cache, summarize_asr_cache
-    from ..node_table import NodeTableError
     from ..speech.asr import AsrModelError
     from ..speech.tts import TtsError
 
@@ -88,7 +87,7 @@ def run_asr(args) -> int:
                                  asr_overrides=overrides)
         options.asr_options()  # a wrong parameter file or Whisper setting fails before any work
         path = build_asr_cache(options, args.out, progress=not args.no_progress)
-    except (ValueError, NodeTableError, AsrModelError, TtsError, RuntimeError) as exc:
+    except (ValueError, AsrModelError, TtsError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     summary = summarize_asr_cache(path, samples=args.samples)
     print(f"cache: {summary.path}")

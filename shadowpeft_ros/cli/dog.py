@@ -30,6 +30,12 @@ examples:
   shadowpeft dog --text "walk forward one meter then sit" --report r.json
   shadowpeft dog --say "hey dog, turn left and sit" --plot path.png
   shadowpeft dog --audio-source mic --offload-url http://gpu-box:8080 --offload-token $TOKEN
+  shadowpeft dog --text "sit" --offload none     # the detached shadow alone, no server
+
+Unless --offload names a server (or 'none'), this command starts the attached model in a loopback
+server process (shadowpeft serve) and the robot reaches it over HTTP, as the paper deploys it:
+the detached shadow on board, the attached model offloaded. The report says which route each
+command took.
 """
 
 
@@ -104,9 +110,21 @@ def prepare(args, given=None):
         raise CliError(str(exc)) from None
     for spec, params in planned:
         params.update(overrides.pop(spec.name, {}))
+        if spec.name == "interpreter" and demo_offload(given, params):
+            # The demo shows the paper's deployment: the detached shadow here, the attached model
+            # behind a real HTTP server (a child process on loopback). dog.launch.py on a robot
+            # keeps the parameter file's URL (empty: detached only).
+            params["offload.url"] = "local"
     if overrides:
         raise CliError(f"--set names nodes that are not running: {sorted(overrides)}")
     return planned, common, local_offload(planned)
+
+
+def demo_offload(given: dict, interpreter_params: dict) -> bool:
+    """Say whether ``shadowpeft dog`` starts its loopback server: no URL given or configured, a mode that asks one."""
+    return ("offload_url" not in given and not interpreter_params.get("offload.url")
+            and interpreter_params.get("mode", "auto") != "detached"
+            and not interpreter_params.get("in_process_attached", False))
 
 
 def run(args) -> int:
@@ -151,7 +169,8 @@ def _start_local_offload(offload, interpreter_params: dict):
     from ..offload.engine import EngineOptions
     from ..offload.local import LocalServerError, start_local_server
 
-    adapter = offload.adapter or InterpreterOptions().adapter_path
+    # The robot's own shadow adapter: the detached model on board is cut from the same one.
+    adapter = offload.adapter or interpreter_params.get("adapter_path") or InterpreterOptions().adapter_path
     print(f"[offload] starting a local server for the attached model ({adapter}) ...")
     try:
         server = start_local_server(EngineOptions(engine=offload.engine, adapter=adapter, backbone=offload.backbone),
@@ -296,9 +315,9 @@ class DogSession:
         from std_msgs.msg import String
 
         from .. import topics
-        from ..messages import TypedPublisher, create_typed_subscription
+        from ..geometry import yaw_from_quaternion
         from ..nodes.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
-        from ..nodes.motion_node import yaw_from_quaternion
+        from ..nodes.transport import TypedPublisher, create_typed_subscription
 
         self._yaw_from_quaternion = yaw_from_quaternion
         console = Node("dog_console")

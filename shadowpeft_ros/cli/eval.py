@@ -36,6 +36,8 @@ examples:
 
 
 def register(subparsers) -> None:
+    from ..interpreter.decoding import MAX_NEW_TOKENS
+
     parser = subparsers.add_parser("eval", help="Evaluate the deployments on a case file (accuracy, latency, plots).",
                                    description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--cases", required=True, metavar="FILE.jsonl", help="Case file (JSON Lines).")
@@ -54,8 +56,10 @@ def register(subparsers) -> None:
     models.add_argument("--detached", default=None, help="Detached export (shadowpeft export); default: cut from the "
                         "shadow adapter in memory.")
     models.add_argument("--backbone", default=None, help="Backbone override (default: each adapter's own).")
-    models.add_argument("--max-new-tokens", type=int, default=48, help="Generation budget of every model.")
-    models.add_argument("--deadline-s", type=float, default=30.0, help="Offload deadline per remote call.")
+    models.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS, help="Generation budget of every model.")
+    parser.add_argument("--params-file", default=None, help="The robot's parameter file: its decision policy "
+                        "(threshold, stop words), offload deadline and limits decide every configuration "
+                        "(default: the package's config/dog.yaml).")
     models.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
     parser.add_argument("--playback-speed", type=float, default=1.0,
                         help="Speed of the fake sound card (1.0 = real time, as a microphone would deliver).")
@@ -72,13 +76,16 @@ def run(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be >= 1, got {args.limit}")
     try:
+        from ..deployment import Deployment
+
+        Deployment.load(args.params_file)  # a bad parameter file fails here, not after the speech stage
         cases = load_cases(args.cases, args.limit)
         options = RunOptions(configs=tuple(c.strip() for c in args.configs.split(",") if c.strip()), sim=args.sim,
                              rtt_ms=args.rtt_ms, progress=not args.no_progress, playback_speed=args.playback_speed)
         sources = ModelSources(adapters_dir=args.adapters, shadow_adapter=args.shadow_adapter,
                                lora_adapter=args.lora_adapter, dora_adapter=args.dora_adapter,
                                edge_adapter=args.edge_adapter, detached_export=args.detached, backbone=args.backbone,
-                               deadline_s=args.deadline_s, max_new_tokens=args.max_new_tokens)
+                               max_new_tokens=args.max_new_tokens, params_file=args.params_file)
     except (CaseFileError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if args.threads:

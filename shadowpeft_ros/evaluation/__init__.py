@@ -5,8 +5,8 @@
 
 from .cases import Case, CaseFileError, load_cases
 from .configs import CONFIGURATIONS, DEFAULT_CONFIGS, ModelSources
-from .metrics import PoseTolerance, dead_reckon, plans_equal, score_pose
+from .metrics import PoseTolerance, plans_equal, score_pose
 from .runner import RunOptions, run_evaluation
 
 __all__ = ["CONFIGURATIONS", "DEFAULT_CONFIGS", "Case", "CaseFileError", "ModelSources", "PoseTolerance", "RunOptions",
-           "dead_reckon", "load_cases", "plans_equal", "run_evaluation", "score_pose"]
+           "load_cases", "plans_equal", "run_evaluation", "score_pose"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+from ..interpreter.decoding import MAX_NEW_TOKENS
 from .metrics import percentile
 
 
@@ -16,11 +17,11 @@ def _server_inference(results: dict, name: str) -> List[float]:
             if r.get("interpreter", {}).get("server_timing", {}).get("inference_s") is not None]
 
 
-def _engine_latency(results: dict, name: str, engine: str) -> List[float]:
+def _engine_latency(results: dict, name: str, role: str) -> List[float]:
     out = []
     for r in _cases(results, name):
         for e in r.get("interpreter", {}).get("engines", []):
-            if e["engine"] == engine:
+            if e["role"] == role and e.get("latency_s") is not None:
                 out.append(e["latency_s"])
     return out
 
@@ -45,8 +46,11 @@ def micro_claims(results: dict) -> Dict[str, dict]:
     fwd_shadow, fwd_lora = forward("shadow-attached", "remote"), forward("cloud-lora", "remote")
     fwd_dora, fwd_detached = forward("cloud-dora", "remote"), forward("shadow-detached", "on_board")
     fwd_edge = forward("edge-lora", "on_board")
+    tokens = next((probe["tokens"] for info in infos.values() for probe in info.get("forward_time", {}).values()),
+                  MAX_NEW_TOKENS)
     claims["forward_pass"] = {
-        "what": "median time of one forward pass over the same 48 tokens (batch 1), per model",
+        "what": f"median time of one forward pass over the same {tokens} tokens (batch 1), per model",
+        "tokens": tokens,
         "shadow_attached_s": fwd_shadow, "lora_s": fwd_lora, "dora_s": fwd_dora, "shadow_detached_s": fwd_detached,
         "edge_lora_s": fwd_edge,
         "shadow_overhead_vs_lora": (fwd_shadow / fwd_lora - 1.0) if fwd_shadow and fwd_lora else None,
@@ -60,7 +64,7 @@ def micro_claims(results: dict) -> Dict[str, dict]:
                                  "lora": infos.get("cloud-lora", {}).get("trainable_parameters")},
         "paper": "about 4-6 % on GPUs",
     }
-    detached = percentile(_engine_latency(results, "shadow-detached", "detached"), 50)
+    detached = percentile(_engine_latency(results, "shadow-detached", "local"), 50)
     claims["detached_speedup"] = {
         "what": "median model time per request: attached (server inference) over detached (on board)",
         "detached_p50_s": detached, "attached_p50_s": shadow_inf,

@@ -1,8 +1,10 @@
 """The deployments compared by ``shadowpeft eval``, each built as the robot would run it.
 
-Every configuration ends in the interpreter's own ``Interpreter`` (schema, safety limits,
-stop fast path, auto policy), fed with the engines of that deployment. Remote models sit
-behind the offload server (started on loopback in this process) and are reached over HTTP
+Every configuration ends in the robot's own ``CommandHandler`` and ``Interpreter`` (replay guard,
+stop fast path, schema, safety limits, the decision policy), with the policy settings, offload
+deadline and limits of the robot's parameter file (config/dog.yaml). Remote models sit behind
+the offload server, started as the demo starts it (``offload.local.start_local_server``: a
+``shadowpeft serve`` child process on loopback), and are reached over HTTP by the robot's client
 with the simulated round trip added.
 
 ========================  ======================================================================
@@ -18,10 +20,13 @@ base-prompted             remote: the bare backbone with a few-shot prompt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..interpreter.decoding import MAX_NEW_TOKENS
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -52,10 +57,10 @@ class ModelSources:
         "help": "Export of `shadowpeft export`; when absent the detached shadow is cut from the shadow adapter."})
     backbone: Optional[str] = field(default=None, metadata={
         "help": "Backbone id or directory; default: the one each adapter was trained on (base-prompted: smollm2-135m)."})
-    max_new_tokens: int = field(default=48, metadata={"help": "Generation budget of every model."})
-    confidence_threshold: float = field(default=0.6, metadata={"help": "shadow-auto escalates below this confidence."})
-    deadline_s: float = field(default=30.0, metadata={
-        "help": "Offload deadline per remote call. Long, so that slow CPU inference is measured, not cut off."})
+    max_new_tokens: int = field(default=MAX_NEW_TOKENS, metadata={"help": "Generation budget of every model."})
+    params_file: Optional[str] = field(default=None, metadata={
+        "help": "The robot's parameter file: its policy (threshold, stop words), offload deadline and limits decide "
+                "every configuration (default: the package's config/dog.yaml)."})
 
     def __post_init__(self):
         root = Path(self.adapters_dir)
@@ -65,8 +70,6 @@ class ModelSources:
         self.edge_adapter = self.edge_adapter or str(root / "edge-lora")
         if int(self.max_new_tokens) < 4:
             raise ValueError(f"max_new_tokens must be >= 4, got {self.max_new_tokens}")
-        if not 0.0 <= self.confidence_threshold <= 1.0:
-            raise ValueError(f"confidence_threshold must be in [0, 1], got {self.confidence_threshold}")
 
 
 @dataclass
@@ -74,9 +77,8 @@ class Configuration:
     """A ready deployment: its interpreter, what runs where, and what to close afterwards."""
 
     name: str
-    interpreter: object
+    handler: object  # the robot's CommandHandler around this configuration's Interpreter
     info: dict
-    remote: Optional[object] = None  # the TimedRemoteEngine, for server-side timings
     # Models to time with a fixed forward pass after the cases: role ("on_board"/"remote") -> (model, vocab size)
     probes: Dict[str, tuple] = field(default_factory=dict)
     closers: List[Callable[[], None]] = field(default_factory=list)
@@ -103,18 +105,19 @@ def _default_backbone(sources: ModelSources) -> str:
     return sources.backbone or DEFAULT_BACKBONE
 
 
-def _serve(config: Configuration, loader: Callable[[], object], rtt_s: float, deadline_s: float):
-    """Start an offload server hosting ``loader()``'s engine and return the HTTP engine that reaches it."""
-    from .engines import OffloadLoopback, remote_engine
+# Which policy mode each configuration deploys.
+MODE_OF = {"edge-lora": "detached", "shadow-detached": "detached", "shadow-auto": "auto", "shadow-attached": "attached",
+           "cloud-lora": "attached", "cloud-dora": "attached", "base-prompted": "attached"}
 
-    server = OffloadLoopback(loader)
-    url = server.start()
+
+def _serve(config: Configuration, engine) -> Tuple[str, str]:
+    """Start the offload server as the demo does (a child process on loopback) and return (url, token)."""
+    from ..offload.local import start_local_server
+
+    server = start_local_server(engine, ready_timeout_s=600.0)
     config.closers.append(server.stop)
-    client = remote_engine(url, rtt_s=rtt_s, deadline_s=deadline_s)
-    config.closers.append(client.close)
-    config.remote = client
-    config.info["offload_url"] = url
-    return client
+    config.info.update(offload_url=server.url, server_model=server.model)
+    return server.url, server.token
 
 
 def _detached_engine(sources: ModelSources, shadow_model=None, tokenizer=None):
@@ -135,67 +138,93 @@ def _detached_engine(sources: ModelSources, shadow_model=None, tokenizer=None):
     return engine, _params(detached)
 
 
-def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0) -> Configuration:
-    """Load the models of one configuration (once) and return its interpreter, ready to run cases."""
-    from ..interpreter import interpreter as interp
-    from ..interpreter.engine import AttachedEngine, CausalLMEngine
+def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, deployment=None) -> Configuration:
+    """Load the models of one configuration (once) and return the robot's command handler over them."""
+    from ..command_handler import CommandHandler
+    from ..deployment import Deployment
+    from ..interpreter.engine import CausalLMEngine
     from ..interpreter.export import load_adapter
+    from ..interpreter.interpreter import Interpreter, InterpreterOptions
+    from ..offload.engine import EngineOptions
 
     if name not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {name!r}; known are {sorted(CONFIGURATIONS)}")
-    config = Configuration(name=name, interpreter=None, info={"description": CONFIGURATIONS[name], "rtt_s": rtt_s})
-    options = dict(max_new_tokens=sources.max_new_tokens, confidence_threshold=sources.confidence_threshold,
-                   detached_path=sources.detached_export or "in-memory", adapter_path=sources.shadow_adapter)
+    deployment = deployment or Deployment.load(sources.params_file)
+    policy = dataclasses.replace(deployment.policy, mode=MODE_OF[name])
+    config = Configuration(name=name, handler=None, info={"description": CONFIGURATIONS[name], "rtt_s": rtt_s,
+                                                          "policy": dataclasses.asdict(policy),
+                                                          "deadline_s": deployment.offload.deadline_s})
+    detached = None
+    served: Optional[EngineOptions] = None
     try:
         if name in ("cloud-lora", "cloud-dora", "shadow-attached"):
             adapter = {"cloud-lora": sources.lora_adapter, "cloud-dora": sources.dora_adapter,
                        "shadow-attached": sources.shadow_adapter}[name]
-            model, tokenizer = load_adapter(adapter, sources.backbone)
+            model, tokenizer = load_adapter(adapter, sources.backbone)  # in this process only for the probes
             config.info.update(remote_parameters=_params(model), adapter=adapter,
                                trainable_parameters=_trainable(adapter))
-            attached = AttachedEngine(model, tokenizer, max_new_tokens=sources.max_new_tokens)
             config.probes["remote"] = (model, len(tokenizer))
-            client = _serve(config, lambda: attached, rtt_s, sources.deadline_s)
-            config.interpreter = interp.Interpreter(interp.InterpreterOptions(mode="attached", **options), attached=client)
+            served = EngineOptions(adapter=adapter, backbone=sources.backbone or "",
+                                   max_new_tokens=sources.max_new_tokens)
         elif name == "base-prompted":
             from ..interpreter.backbone import load_backbone
-            from .engines import FewShotEngine
 
             model, tokenizer = load_backbone(_default_backbone(sources))
-            model.eval()
             config.info.update(remote_parameters=_params(model), backbone=_default_backbone(sources))
-            engine = FewShotEngine(model, tokenizer, max_new_tokens=sources.max_new_tokens)
             config.probes["remote"] = (model, len(tokenizer))
-            client = _serve(config, lambda: engine, rtt_s, sources.deadline_s)
-            config.interpreter = interp.Interpreter(interp.InterpreterOptions(mode="attached", **options), attached=client)
+            served = EngineOptions(engine=FEW_SHOT_FACTORY, adapter="none", backbone=_default_backbone(sources),
+                                   max_new_tokens=sources.max_new_tokens)
         elif name == "shadow-detached":
-            engine, params = _detached_engine(sources)
-            config.probes["on_board"] = (engine.model, len(engine.tokenizer))
+            detached, params = _detached_engine(sources)
+            config.probes["on_board"] = (detached.model, len(detached.tokenizer))
             config.info.update(on_board_parameters=params, adapter=sources.shadow_adapter)
-            config.interpreter = interp.Interpreter(interp.InterpreterOptions(mode="detached", **options), detached=engine)
         elif name == "shadow-auto":
             model, tokenizer = load_adapter(sources.shadow_adapter, sources.backbone)
-            engine, params = _detached_engine(sources, model, tokenizer)
-            attached = AttachedEngine(model, tokenizer, max_new_tokens=sources.max_new_tokens)
+            detached, params = _detached_engine(sources, model, tokenizer)
             config.info.update(on_board_parameters=params, remote_parameters=_params(model),
                                adapter=sources.shadow_adapter)
-            client = _serve(config, lambda: attached, rtt_s, sources.deadline_s)
-            config.interpreter = interp.Interpreter(interp.InterpreterOptions(mode="auto", **options),
-                                                    detached=engine, attached=client)
+            served = EngineOptions(adapter=sources.shadow_adapter, backbone=sources.backbone or "",
+                                   max_new_tokens=sources.max_new_tokens)
         elif name == "edge-lora":
             from .engines import load_edge_model
 
             model, tokenizer = load_edge_model(sources.edge_adapter, sources.backbone)
-            engine = CausalLMEngine(model, tokenizer, max_new_tokens=sources.max_new_tokens)
-            engine.name = "edge-lora"
+            detached = CausalLMEngine(model, tokenizer, max_new_tokens=sources.max_new_tokens)
+            detached.name = "edge-lora"
             config.probes["on_board"] = (model, len(tokenizer))
             config.info.update(on_board_parameters=_params(model), adapter=sources.edge_adapter,
                                trainable_parameters=_trainable(sources.edge_adapter))
-            config.interpreter = interp.Interpreter(interp.InterpreterOptions(mode="detached", **options), detached=engine)
+        offload = deployment.offload
+        if served is not None:
+            url, token = _serve(config, served)
+            offload = dataclasses.replace(offload, url=url, token=token, simulated_rtt_s=rtt_s)
+        else:
+            offload = dataclasses.replace(offload, url="")
+        interpreter = Interpreter(InterpreterOptions(max_new_tokens=sources.max_new_tokens), policy,
+                                  deployment.limits, deployment.defaults, detached=detached, offload=offload)
+        config.closers.append(interpreter.close)
+        interpreter.load()
+        if offload.enabled:
+            _wait_until_reachable(interpreter.policy.remote)
+        config.handler = CommandHandler(interpreter, deployment.handler)
     except BaseException:
         config.close()
         raise
     return config
+
+
+FEW_SHOT_FACTORY = "shadowpeft_ros.evaluation.engines:few_shot_engine"
+
+
+def _wait_until_reachable(client, timeout_s: float = 30.0) -> None:
+    """The server is ready; wait for the client's first probe to say so, so no case meets an 'unknown' server."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while client.reachable is not True and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if client.reachable is not True:
+        raise RuntimeError(f"the offload server does not answer the robot's client: {client.why_unavailable()}")
 
 
 def _trainable(adapter_dir: str) -> Optional[int]:

@@ -2,15 +2,13 @@
 
 Everything here builds on the interpreter's ``PlanEngine`` interface (``plan(text, command_id)
 -> EngineResult``) and the offload part's server, so the evaluation runs the code the robot
-runs. Three pieces are the evaluation's own:
+runs. These pieces are the evaluation's own:
 
 - ``FewShotEngine``: the bare backbone prompted with worked examples (the ``base-prompted``
   baseline; no adapter, so it must be shown the compact plan form).
 - ``truncate_backbone``: the ``edge-lora`` model, the backbone cut to the shadow's depth so it
   has the detached shadow's parameter and latency budget.
-- ``OffloadLoopback``: the offload server started in this process on a free loopback port; the
-  robot reaches it with the offload part's own client (``remote_engine``), which adds the
-  simulated round-trip time.
+- ``few_shot_engine``: the factory ``shadowpeft serve --engine`` loads to serve that baseline.
 """
 
 from __future__ import annotations
@@ -18,12 +16,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Optional, Sequence
 
-from ..interpreter.engine import CausalLMEngine, EngineResult
+from ..interpreter.decoding import MAX_NEW_TOKENS
+from ..interpreter.engine import CausalLMEngine
 from ..interpreter.prompt import format_prompt
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -52,7 +50,7 @@ class FewShotEngine(CausalLMEngine):
     name = "few_shot"
     route = "remote"
 
-    def __init__(self, model, tokenizer, examples: Sequence = FEW_SHOT_EXAMPLES, max_new_tokens: int = 48):
+    def __init__(self, model, tokenizer, examples: Sequence = FEW_SHOT_EXAMPLES, max_new_tokens: int = MAX_NEW_TOKENS):
         super().__init__(model, tokenizer, max_new_tokens=max_new_tokens)
         self.prefix = "".join(f"{format_prompt(text)} {plan}\n" for text, plan in examples)
         # A base model runs on into the next example; the first line break ends its answer.
@@ -143,11 +141,12 @@ def parameter_count(model) -> int:
     return total
 
 
-def forward_time(model, vocab_size: int, tokens: int = 48, repeats: int = 15, seed: int = 0) -> dict:
+def forward_time(model, vocab_size: int, tokens: int = MAX_NEW_TOKENS, repeats: int = 15, seed: int = 0) -> dict:
     """Return the median and spread of one full forward pass over ``tokens`` fixed random tokens (batch 1, no cache).
 
     Generation time depends on how many tokens a model chooses to emit; a forward pass over the
-    same input isolates what each architecture costs per token of work.
+    same input isolates what each architecture costs per token of work. The default length is the
+    generation budget: the work of the longest answer.
     """
     import statistics
 
@@ -166,99 +165,12 @@ def forward_time(model, vocab_size: int, tokens: int = 48, repeats: int = 15, se
     return {"median_s": statistics.median(times), "min_s": min(times), "tokens": tokens, "repeats": repeats}
 
 
-# ------------------------------------------------------------------------------------------- remote
+def few_shot_engine(options):
+    """``shadowpeft serve --engine shadowpeft_ros.evaluation.engines:few_shot_engine``: the base-prompted baseline."""
+    from ..interpreter.backbone import DEFAULT_BACKBONE, load_backbone
 
-
-def remote_engine(url: str, rtt_s: float = 0.0, deadline_s: float = 30.0, token: Optional[str] = None):
-    """Return the robot's offload client behind the ``PlanEngine`` interface, with a simulated round trip."""
-    from ..offload.client import OffloadClient, OffloadOptions
-
-    client = OffloadClient(OffloadOptions(url=url, token=token, deadline_s=deadline_s, simulated_rtt_s=rtt_s))
-    client.start()
-    return TimedRemoteEngine(client)
-
-
-class TimedRemoteEngine:
-    """The offload router's ``RemotePlanEngine``, also keeping the server's timing of the last answer.
-
-    The server reports its own queue and inference time; the evaluation needs it to separate
-    model time from network time (the attached-overhead claim).
-    """
-
-    name = "offload"
-    route = "remote"
-
-    def __init__(self, client):
-        self.client = client
-        self.last_timing: dict = {}
-
-    def plan(self, text: str, command_id: str = "") -> EngineResult:
-        """Ask the server for one plan within the client's deadline; raise RuntimeError when it gives none."""
-        import math
-
-        started = time.perf_counter()
-        answer = self.client.request(text, command_id)
-        latency = time.perf_counter() - started
-        self.last_timing = dict(answer.timing or {})
-        if answer.status != 200:
-            raise RuntimeError(answer.error)
-        confidence = float("nan") if answer.confidence is None else float(answer.confidence)
-        if math.isnan(confidence):
-            confidence = 0.0
-        return EngineResult(answer.plan, answer.raw_text, confidence, latency, self.name, answer.error)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class OffloadLoopback:
-    """The offload server, run in a thread of this process on a free loopback port, hosting one engine."""
-
-    def __init__(self, engine_loader: Callable[[], Any], ready_timeout_s: float = 600.0):
-        self.engine_loader = engine_loader
-        self.ready_timeout_s = ready_timeout_s
-        self.url: Optional[str] = None
-        self._server = None
-        self._thread: Optional[threading.Thread] = None
-
-    def start(self) -> str:
-        """Start the server, wait until /readyz answers 200 (engine loaded and warmed up), return its URL."""
-        import httpx
-        import uvicorn
-
-        from ..offload.engine import BatchAdapter
-        from ..offload.server import OffloadService, ServerOptions, bind_socket, create_app, url_for
-
-        options = ServerOptions(host="127.0.0.1", port=0, max_batch=1, batch_window_s=0.0)
-        sock = bind_socket(options.host, options.port)
-        self.url = url_for(options.host, sock.getsockname()[1])
-        service = OffloadService(lambda: BatchAdapter(self.engine_loader()), options)
-        config = uvicorn.Config(create_app(service), log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=3)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="offload-loopback", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(self.url + "/readyz", timeout=2.0)
-                if response.status_code == 200:
-                    return self.url
-                error = response.json().get("error")
-                if error:
-                    raise RuntimeError(f"offload server could not load its engine: {error}")
-            except httpx.TransportError:
-                pass
-            if not self._thread.is_alive():
-                raise RuntimeError("offload server thread ended before it was ready")
-            time.sleep(0.2)
-        raise TimeoutError(f"offload server not ready within {self.ready_timeout_s:g} s")
-
-    def stop(self) -> None:
-        """Ask the server to exit and wait for its thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            # A request still generating must finish before the process exits, or torch aborts in its threads.
-            self._thread.join(timeout=120)
+    model, tokenizer = load_backbone(options.backbone or DEFAULT_BACKBONE)
+    model.eval()
+    engine = FewShotEngine(model, tokenizer, max_new_tokens=options.max_new_tokens)
+    engine.model_info = {"engine": "few_shot", "backbone": options.backbone or DEFAULT_BACKBONE, "adapter": "none"}
+    return engine

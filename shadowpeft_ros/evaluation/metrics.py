@@ -10,12 +10,14 @@ compared: an answer or a refusal counts when something was said and nothing move
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..plan import Move, Plan, Posture, Trick, Turn
+from ..geometry import Pose, wrap_deg
+from ..motion.path import DeadReckoning
+from ..plan import Plan, Posture, Trick, Turn
 from ..safety import MotionDefaults, resolve_defaults
+from ..speech.wer import word_error_rate
 
 REL_TOL = 0.05
 NUMERIC_SLOTS = {"move": ("distance_m", "speed_mps"), "turn": ("angle_deg",), "wait": ("duration_s",)}
@@ -129,76 +131,7 @@ def percentile(values: Iterable[Optional[float]], q: float) -> Optional[float]:
     return data[low] + (data[high] - data[low]) * (rank - low)
 
 
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
-
-
-def _numbers_to_digits(words: List[str]) -> List[str]:
-    """Replace runs of English number words (up to 999, "a hundred and twenty") with digits."""
-    out: List[str] = []
-    i = 0
-    while i < len(words):
-        j, value, seen = i, 0, False
-        if words[j] == "a" and j + 1 < len(words) and words[j + 1] == "hundred":
-            j, value, seen = j + 1, 1, True
-        while j < len(words):
-            w = words[j]
-            if w in _UNITS and (value % 10 == 0 or not seen) and not (seen and value % 100 and w in ("ten",)):
-                value, seen = value + _UNITS[w], True
-            elif w in _TENS and value % 100 == 0:
-                value, seen = value + _TENS[w], True
-            elif w == "hundred" and seen and value < 10:
-                value *= 100
-            elif w == "and" and seen and value % 100 == 0 and value >= 100 and j + 1 < len(words) and (
-                    words[j + 1] in _UNITS or words[j + 1] in _TENS):
-                pass
-            else:
-                break
-            j += 1
-        if seen and j > i:
-            out.append(str(value))
-            i = j
-        else:
-            out.append(words[i])
-            i += 1
-    return out
-
-
-def normalise_transcript(text: str) -> str:
-    """Lower-case a transcript, keep words and numbers, and write numbers as digits ("forty five" -> "45").
-
-    Whisper writes "45" where a speaker said "forty five"; without this, the same words would
-    count as two errors and the word error rate would measure spelling conventions.
-    """
-    text = text.lower().replace("-", " ")
-    words = re.findall(r"[a-z0-9']+(?:\.[0-9]+)?", text)
-    return " ".join(_numbers_to_digits(words))
-
-
-def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> Optional[float]:
-    """Return the corpus word error rate (jiwer) of normalised transcripts, or None without references."""
-    import jiwer
-
-    pairs = [(normalise_transcript(r), normalise_transcript(h)) for r, h in zip(references, hypotheses)
-             if normalise_transcript(r)]
-    if not pairs:
-        return None
-    refs, hyps = zip(*pairs)
-    return float(jiwer.wer(list(refs), list(hyps)))
-
-
 # --------------------------------------------------------------------------------------------------- poses
-
-
-@dataclass(frozen=True)
-class Pose:
-    """A planar pose in the frame the dog started in: x forward, y left, yaw counter-clockwise in degrees."""
-
-    x: float = 0.0
-    y: float = 0.0
-    yaw_deg: float = 0.0
-    posture: str = "stand"
 
 
 @dataclass(frozen=True)
@@ -216,71 +149,6 @@ class PoseTolerance:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"PoseTolerance.{name} must be a number >= 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DeadReckoning:
-    """The pose a plan should end in, and how much walking and turning it takes to get there."""
-
-    pose: Pose
-    walked_m: float
-    turned_deg: float
-    # A spin trick turns "about once": its end heading is not commanded, so what follows it is not predictable.
-    heading_known: bool = True
-    position_known: bool = True
-
-
-# Unit vectors (forward, left) of the move directions in the body frame.
-_MOVE_AXES = {"forward": (1.0, 0.0), "backward": (-1.0, 0.0), "left": (0.0, 1.0), "right": (0.0, -1.0)}
-# A spin is about one turn on the spot (sim/gait.py), not a commanded angle; other tricks keep the heading.
-_FREE_HEADING_TRICKS = ("spin",)
-
-
-def dead_reckon(plan: Plan, defaults: MotionDefaults = MotionDefaults(), start: Pose = Pose()) -> DeadReckoning:
-    """Return the final pose of a plan executed perfectly from ``start``, with nulls filled from ``defaults``.
-
-    After a spin the heading is unknown, and so is the position of any move that follows.
-    Walking needs the dog on its feet, so a move, turn or trick after "sit" or "lie_down" leaves it
-    standing; the final posture is the last posture action only when nothing moved after it.
-    """
-    x, y, yaw, posture = start.x, start.y, start.yaw_deg, start.posture
-    walked = turned = 0.0
-    heading_known = position_known = True
-    for action in resolve_defaults(plan, defaults).actions:
-        if isinstance(action, Move):
-            position_known = position_known and heading_known
-            fx, fy = _MOVE_AXES[action.direction]
-            heading = math.radians(yaw)
-            x += action.distance_m * (fx * math.cos(heading) - fy * math.sin(heading))
-            y += action.distance_m * (fx * math.sin(heading) + fy * math.cos(heading))
-            walked += action.distance_m
-            posture = "stand"
-        elif isinstance(action, Turn):
-            yaw += action.angle_deg if action.direction == "left" else -action.angle_deg
-            turned += action.angle_deg
-            posture = "stand"
-        elif isinstance(action, Trick):
-            heading_known = heading_known and action.name not in _FREE_HEADING_TRICKS
-            posture = "stand"
-        elif isinstance(action, Posture):
-            posture = action.name
-    return DeadReckoning(Pose(x, y, yaw, posture), walked, turned, heading_known, position_known)
-
-
-def wrap_deg(angle: float) -> float:
-    """Wrap an angle to (-180, 180] degrees."""
-    wrapped = math.fmod(angle + 180.0, 360.0)
-    if wrapped <= 0:
-        wrapped += 360.0
-    return wrapped - 180.0
-
-
-def relative_pose(start: Pose, end: Pose) -> Pose:
-    """Express ``end`` in the frame of ``start`` (so each case is scored from where it began)."""
-    heading = math.radians(start.yaw_deg)
-    dx, dy = end.x - start.x, end.y - start.y
-    return Pose(dx * math.cos(heading) + dy * math.sin(heading), -dx * math.sin(heading) + dy * math.cos(heading),
-                wrap_deg(end.yaw_deg - start.yaw_deg), end.posture)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ..interpreter.decoding import MAX_NEW_TOKENS
 from .metrics import NO_ACTION
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -58,14 +59,14 @@ def summary_table(summary: Dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def by_input_table(by_input: Dict[str, dict]) -> str:
+def by_input_table(by_input: Dict[str, dict], heard_by: str = "Whisper") -> str:
     """Return a Markdown table of exact-plan accuracy, task success and e2e latency split by typed and spoken input."""
     if not by_input or not any("audio" in v for v in by_input.values()):
         return ""
     sim = any(v.get("text", {}).get("task_success") is not None for v in by_input.values())
     head = "| configuration | exact plan, typed | exact plan, spoken | " + (
         "task success, typed | task success, spoken | " if sim else "") + "e2e p50, typed | e2e p50, spoken |"
-    lines = ["By input (spoken = the same sentences synthesised with espeak-ng, heard by Whisper tiny.en):", "", head,
+    lines = [f"By input (spoken = the same sentences synthesised with espeak-ng, heard by {heard_by}):", "", head,
              "|---|" + "---:|" * (head.count("|") - 2)]
     for name, parts in by_input.items():
         t, a = parts.get("text", {}), parts.get("audio", {})
@@ -91,7 +92,8 @@ def claims_markdown(claims: dict) -> str:
     f = claims.get("forward_pass", {})
     if f.get("shadow_attached_s") or f.get("shadow_detached_s"):
         over, speed = f.get("shadow_overhead_vs_lora"), f.get("detached_speedup")
-        out.append(f"- **Same work, one forward pass over 48 tokens**: shadow attached {_secs(f.get('shadow_attached_s'))}, "
+        tokens = f.get("tokens", MAX_NEW_TOKENS)  # results from before claims recorded it ran at the budget
+        out.append(f"- **Same work, one forward pass over {tokens} tokens**: shadow attached {_secs(f.get('shadow_attached_s'))}, "
                    f"LoRA {_secs(f.get('lora_s'))}, DoRA {_secs(f.get('dora_s'))}, detached shadow "
                    f"{_secs(f.get('shadow_detached_s'))}, edge-lora {_secs(f.get('edge_lora_s'))}. Shadow attached "
                    f"costs {'–' if over is None else f'{100 * over:+.1f} %'} against LoRA; detached is "
@@ -149,7 +151,21 @@ def summary_markdown(results: dict, command: str = "") -> str:
               "",
               f"{meta['cases']} cases ({meta['cases_with_errors']} could not run); simulated round trip "
               f"{meta['options']['rtt_ms']:g} ms on every remote call; --sim {'on' if meta['options']['sim'] else 'off'}.",
-              "", summary_table(results["summary"]), "", by_input_table(results.get("summary_by_input", {})),
+              ""]
+    deployment = meta.get("deployment")
+    heard_by = "Whisper"
+    if deployment:
+        policy, speech = deployment["policy"], deployment.get("speech", {})
+        heard_by = (f"Whisper {speech.get('model')} (bias {speech.get('bias')}, beam {speech.get('beam_size')}), "
+                    "the speech node's settings")
+        params_file = deployment["params_file"]
+        if params_file.endswith("config/dog.yaml"):
+            params_file = "config/dog.yaml"
+        lines += [f"Decided as the robot decides, with the settings of `{params_file}`: the command "
+                  f"handler and decision policy, confidence threshold {policy['confidence_threshold']:g}, offload "
+                  f"deadline {deployment['deadline_s']:g} s, limits `{deployment['limits']['on_violation']}`; each "
+                  "remote model behind a `shadowpeft serve` process on loopback, reached by the robot's client.", ""]
+    lines += [summary_table(results["summary"]), "", by_input_table(results.get("summary_by_input", {}), heard_by),
               "", "## Micro-claims", "", claims_markdown(results.get("micro_claims", {})),
               "", "## Configurations", ""]
     for name, conf in results["configurations"].items():
@@ -165,6 +181,12 @@ def summary_markdown(results: dict, command: str = "") -> str:
         if info.get("trainable_parameters"):
             parts.append(f"{info['trainable_parameters'] / 1e6:.2f} M trained")
         parts.append(f"loaded in {info.get('load_s')} s")
+        decisions: Dict[str, int] = {}
+        for record in conf.get("cases", []):
+            if record.get("decision"):
+                decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1
+        if decisions:
+            parts.append("decisions " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items(), key=lambda kv: -kv[1])))
         lines.append(f"- `{name}`: " + "; ".join(p for p in parts if p))
     lines += ["", "Metrics: exact plan = same actions in order, numbers within 5 %, unsaid values filled from "
               "MotionDefaults, route ignored; a plan without actions counts when something was said. Slots: per "

@@ -20,8 +20,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from ..plan import Plan, Stop
-from ..safety import MotionDefaults, SafetyLimits
+from ..messages import VoiceCommand
+from ..motion.path import dead_reckon
+from ..plan import Plan
+from ..safety import MotionDefaults
 from . import metrics
 from .cases import Case
 from .configs import CONFIGURATIONS, ModelSources, open_configuration
@@ -99,18 +101,26 @@ def score_case(final: Optional[Plan], case: Case, escalated: bool, defaults: Mot
     }
 
 
-def _escalated(decision: str) -> bool:
-    return decision.startswith("escalated") or decision == "refused:needs_remote"
+def _engine_record(role: str, answer) -> dict:
+    confidence = getattr(answer, "confidence", None)
+    return {"role": role, "engine": getattr(answer, "engine", "") or "offload",
+            "raw_text": getattr(answer, "raw_text", ""), "error": getattr(answer, "error", ""),
+            "confidence": None if confidence is None else round(confidence, 4),
+            "latency_s": getattr(answer, "latency_s", None) or getattr(answer, "rtt_s", None)}
 
 
-def hear_all(cases: Sequence[Case], options: RunOptions) -> Dict[str, object]:
-    """Run the speech stage once over every runnable audio case; return heard commands by case id."""
+def hear_all(cases: Sequence[Case], options: RunOptions, deployment=None) -> Dict[str, object]:
+    """Run the speech stage once over every runnable audio case; return heard commands by case id.
+
+    The Whisper, VAD and gate settings are the speech node's, from ``deployment`` (the parameter file).
+    """
     audio = [c for c in cases if c.audio is not None and not c.error]
     if not audio:
         return {}
     from .stages import SpeechStage
 
-    stage = SpeechStage(playback_speed=options.playback_speed)
+    asr, segmenter, gate = deployment.speech() if deployment is not None else (None, None, None)
+    stage = SpeechStage(asr, segmenter, gate, playback_speed=options.playback_speed)
     heard = {}
     for case in _bar(audio, len(audio), "speech", options.progress):
         heard[case.id] = stage.hear(case.audio)
@@ -143,36 +153,34 @@ def run_configuration(config, cases: Sequence[Case], heard: Dict[str, object], m
                 records.append(record)
                 continue
             text, fast_stop = h.command_text, h.is_stop
-        command_id = f"{config.name}:{case.id}"
-        if fast_stop:
-            # The speech node flags stop words and the interpreter node turns them into a stop plan
-            # without a model (nodes/interpreter_node.py); the same shortcut applies here.
-            plan, decision, latency["interpreter"] = Plan(actions=(Stop(),)), "fast_stop:speech", 0.0
-            record["interpreter"] = {"decision": decision}
-        else:
-            started = time.perf_counter()
-            result = config.interpreter.interpret(text, command_id=command_id)
-            latency["interpreter"] = time.perf_counter() - started
-            plan, decision = result.plan, result.decision
-            record["interpreter"] = {
-                "decision": decision, "raw_text": result.raw_text, "reason": result.reason,
-                "violations": list(result.violations),
-                "engines": [{"engine": e.engine, "raw_text": e.raw_text, "confidence": round(e.confidence, 4),
-                             "latency_s": round(e.latency_s, 4), "error": e.error} for e in result.engines],
-                "stage_latency_s": {k: round(v, 5) for k, v in result.latency_s.items()},
-            }
-            if config.remote is not None and "attached" in result.latency_s:
-                record["interpreter"]["server_timing"] = dict(config.remote.last_timing)
-        escalated = _escalated(decision)
+        command = VoiceCommand(text=text, command_id=f"{config.name}:{case.id}", is_stop=fast_stop,
+                               source="eval" if case.audio is not None else "text",
+                               confidence=heard[case.id].confidence if case.audio is not None else 1.0)
+        # The robot's own path from a heard command to a plan: replay guard, stop, ASR refusal, policy.
+        handled = config.handler.handle(command)
+        latency["interpreter"] = handled.latencies.get("interpreter", 0.0)
+        plan, result = handled.plan, handled.decision
+        decision = result.decision if result is not None else f"refused:{handled.refusal}"
+        escalated = result is not None and (result.escalated or decision == "refused:needs_remote")
+        record["interpreter"] = {"decision": decision, "reason": handled.reason}
+        if result is not None:
+            record["interpreter"].update(
+                raw_text=result.raw_text, confidence=result.confidence, escalated=result.escalated,
+                violations=list(result.violations),
+                engines=[_engine_record(role, answer) for role, answer in (("local", result.local),
+                                                                            ("remote", result.remote)) if answer],
+                stage_latency_s={k: round(v, 5) for k, v in result.latency_s.items()})
+            if result.remote is not None and getattr(result.remote, "timing", None):
+                record["interpreter"]["server_timing"] = dict(result.remote.timing)
         record["final_plan"] = plan.to_dict()
         record["decision"] = decision
         record["escalated"] = escalated if config.info.get("on_board_parameters") else None
         if plan.actions:
-            execution = motion.execute(plan, command_id)
+            execution = motion.execute(plan, command.command_id)
             record["motion"] = execution.to_dict()
             latency["first_cmd_vel"] = execution.first_motion_s
             if motion.sim_enabled and execution.final is not None:
-                expected = metrics.dead_reckon(case.expected, defaults)
+                expected = dead_reckon(case.expected, defaults)
                 record["sim"] = metrics.score_pose(execution.final, expected, options.tolerance).to_dict()
         elif motion.sim_enabled:
             # Nothing to execute: the dog stays where it is, which is right when nothing was expected.
@@ -210,28 +218,33 @@ def machine_description() -> dict:
     return info
 
 
-def run_evaluation(cases: Sequence[Case], options: RunOptions, sources: ModelSources,
-                   limits: SafetyLimits = SafetyLimits(), defaults: MotionDefaults = MotionDefaults()) -> dict:
-    """Run the evaluation and return the results object (cases, summary per configuration, micro-claims)."""
+def run_evaluation(cases: Sequence[Case], options: RunOptions, sources: ModelSources) -> dict:
+    """Run the evaluation and return the results object (cases, summary per configuration, micro-claims).
+
+    The policy settings, the offload deadline and the limits are the robot's, from ``sources.params_file``.
+    """
+    from ..deployment import Deployment
     from .claims import micro_claims
     from .engines import forward_time
     from .stages import MotionStage
 
     started = time.time()
-    heard = hear_all(cases, options)
-    motion = MotionStage(sim=options.sim, limits=limits, defaults=defaults)
+    deployment = Deployment.load(sources.params_file)
+    defaults = deployment.defaults
+    heard = hear_all(cases, options, deployment)
+    motion = MotionStage(sim=options.sim, limits=deployment.limits, defaults=defaults)
     audio_given = any(c.audio is not None for c in cases)
     results = {
         "meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                  "machine": machine_description(), "options": {k: v for k, v in asdict(options).items()},
-                 "sources": asdict(sources), "cases": len(cases),
+                 "sources": asdict(sources), "deployment": deployment.recorded(), "cases": len(cases),
                  "cases_with_errors": sum(1 for c in cases if c.error)},
         "configurations": {}, "summary": {},
     }
     for name in options.configs:
         loading = time.perf_counter()
         try:
-            config = open_configuration(name, sources, rtt_s=options.rtt_ms / 1000.0)
+            config = open_configuration(name, sources, rtt_s=options.rtt_ms / 1000.0, deployment=deployment)
         except Exception as exc:
             # A configuration whose model is missing is reported, and the others still run.
             logger.error("configuration %s could not load: %s", name, exc)

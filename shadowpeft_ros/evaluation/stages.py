@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from ..geometry import Pose, relative_pose
 from ..plan import Plan
 from ..safety import MotionDefaults, SafetyLimits
-from .metrics import Pose
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -227,8 +227,6 @@ class MotionStage:
 
     @staticmethod
     def _pose(dog, start) -> Pose:
-        from .metrics import relative_pose
-
         odom = dog.odometry()
         return relative_pose(Pose(start.x, start.y, math.degrees(start.yaw)),
                              Pose(odom.x, odom.y, math.degrees(odom.yaw), dog.posture_state))

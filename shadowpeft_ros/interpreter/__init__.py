@@ -1,13 +1,23 @@
 """ShadowPEFT command interpreter: utterance in, validated command-language-v1 plan out.
 
-Importing this package is cheap (no torch); models load on first use.
+Importing this package is cheap (no torch, no submodule until a name is used); models load on
+first use.
 """
 
-from .compact import format_compact, parse_compact
-from .engine import AttachedEngine, CausalLMEngine, DetachedEngine, EngineResult, PlanEngine
-from .interpreter import MODES, InterpreterOptions, InterpretResult, Interpreter, options_help
+import importlib
 
-__all__ = [
-    "AttachedEngine", "CausalLMEngine", "DetachedEngine", "EngineResult", "Interpreter", "InterpreterOptions",
-    "InterpretResult", "MODES", "PlanEngine", "format_compact", "options_help", "parse_compact",
-]
+_EXPORTS = {
+    "format_compact": "compact", "parse_compact": "compact",
+    "AttachedEngine": "engine", "CausalLMEngine": "engine", "DetachedEngine": "engine", "EngineResult": "engine",
+    "PlanEngine": "engine",
+    "Interpreter": "interpreter", "InterpreterOptions": "interpreter",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    # Lazy, so that shadowpeft_ros.policy can import interpreter.engine while interpreter.interpreter imports policy.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -142,7 +142,8 @@ class AsrDataOptions:
 
     def asr_options(self):
         """Return the AsrOptions the robot's speech node would use, with ``asr_overrides`` applied."""
-        from ..node_table import default_params_file, load_params_file
+        from ..params_file import load_params_file
+        from ..paths import default_params_file
         from ..speech.options import AsrOptions
 
         path = Path(self.params_file) if self.params_file else default_params_file()
@@ -244,7 +245,7 @@ def numbers_changed(said: str, heard: str) -> bool:
 
 def _words(text: str) -> str:
     """Return the words the model reads, without case or punctuation: what a transcript error changes."""
-    from ..evaluation.metrics import normalise_transcript
+    from ..speech.wer import normalise_transcript
 
     return normalise_transcript(_model_input(text))
 
@@ -253,9 +254,9 @@ def transcript_wer(references: Sequence[str], hypotheses: Sequence[str]) -> Opti
     """Return the corpus WER after the interpreter's normaliser, i.e. on what the model reads.
 
     Both sides pass ``normalise_utterance`` first, so "zero point three meters" and Whisper's
-    "0.3 meters." count as equal; then ``evaluation.metrics.word_error_rate`` scores them.
+    "0.3 meters." count as equal; then ``speech.wer.word_error_rate`` scores them.
     """
-    from ..evaluation.metrics import word_error_rate
+    from ..speech.wer import word_error_rate
 
     return word_error_rate([_model_input(r) for r in references], [_model_input(h) for h in hypotheses])
 

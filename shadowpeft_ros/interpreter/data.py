@@ -34,7 +34,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from ..plan import REMOTE_MARKER, Plan
 from ..safety import MotionDefaults

@@ -28,9 +28,10 @@ class EngineResult:
     """What one engine made of one utterance. ``plan`` is None when the output did not parse."""
 
     plan: Optional[Plan]
-    raw_text: str
-    confidence: float
-    latency_s: float
+    raw_text: str = ""
+    # Geometric-mean token probability of the output; None when the engine cannot tell.
+    confidence: Optional[float] = None
+    latency_s: float = 0.0
     engine: str = ""
     error: str = ""
     new_tokens: int = 0

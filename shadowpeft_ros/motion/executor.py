@@ -99,6 +99,11 @@ class _Running:
     heading_error: float = 0.0
     aligning_s: float = 0.0
     heading_integral: float = 0.0
+    # The heading the plan means to hold now (odom frame), carried from action to action so that a
+    # turn's last degree or a posture's shuffle is corrected by the next move instead of accumulating.
+    plan_heading: Optional[float] = None
+    # Signed angle (rad) this turn must cover to end at the plan's heading.
+    turn_goal: float = 0.0
 
 
 class MotionExecutor:
@@ -148,7 +153,7 @@ class MotionExecutor:
             # A trot rocks the heading by a few degrees each step; hold the mean, not every wiggle.
             dt = pose.stamp - self._odom.stamp if self._odom is not None else 0.0
             a = min(1.0, max(0.0, dt) / self.options.heading_filter_s)
-            run.heading_error += a * (_wrap(run.start_pose.yaw - pose.yaw) - run.heading_error)
+            run.heading_error += a * (_wrap(run.plan_heading - pose.yaw) - run.heading_error)
         self._odom = pose
 
     def update_posture_state(self, state: str, now: float) -> None:
@@ -168,7 +173,7 @@ class MotionExecutor:
         checked = check_limits(resolve_defaults(plan, self.defaults), self.limits, self.defaults)
         if checked.refused:
             logger.warning("plan %s refused: %s", command_id, checked.reason)
-            return [Event(command_id, "refused", checked.reason, say=f"I won't do that: {checked.reason}.")]
+            return [Event(command_id, "refused", checked.reason, say=checked.say)]
         events: List[Event] = []
         if checked.violations:
             logger.warning("plan %s clamped: %s", command_id, checked.reason)
@@ -181,7 +186,7 @@ class MotionExecutor:
             return [Event(command_id, "refused", f"{len(self._queue)} plans are already queued",
                           say="I'm still busy with earlier commands.")]
         events.append(Event(command_id, "accepted", accepted_reason,
-                            say=f"I'll keep it within my limits: {checked.reason}." if checked.violations else ""))
+                            say=checked.say if checked.violations else ""))
         if self._running is None:
             self._start_plan(command_id, checked.plan, now)
         else:
@@ -307,8 +312,11 @@ class MotionExecutor:
         if isinstance(action, (Move, Turn)):
             if self.options.closed_loop and self.odom_fresh(now):
                 run.mode, run.start_pose, run.last_yaw = "closed-loop", self._odom, self._odom.yaw
+                self._aim(run, action)
             else:
                 run.mode = "time-based"
+                # Without odometry the heading the plan reached is unknown: the next closed-loop action starts afresh.
+                run.plan_heading = None
             logger.info("plan %s: %s %s (%s)", run.command_id, action.type, action.direction, run.mode)
         elif isinstance(action, (Posture, Trick)):
             run.mode = "posture"
@@ -317,6 +325,23 @@ class MotionExecutor:
             logger.info("plan %s: %s %s", run.command_id, action.type, action.name)
         else:
             run.mode = action.type
+
+    def _aim(self, run: _Running, action) -> None:
+        yaw = self._odom.yaw
+        off = _wrap(yaw - run.plan_heading) if run.plan_heading is not None else 0.0
+        if abs(off) > math.radians(self.options.max_heading_carry_deg):
+            # Far off the plan's heading (pushed, or slipped): steering back would surprise; hold what is.
+            logger.warning("plan %s: %.1f deg off the plan's heading; holding the present one", run.command_id,
+                           math.degrees(off))
+            off, run.plan_heading = 0.0, yaw
+        if run.plan_heading is None:
+            run.plan_heading = yaw
+        if isinstance(action, Turn):
+            sign = 1.0 if action.direction == "left" else -1.0
+            run.turn_goal = sign * math.radians(action.angle_deg) - off
+            run.plan_heading = _wrap(run.plan_heading + sign * math.radians(action.angle_deg))
+        else:
+            run.heading_error = _wrap(run.plan_heading - yaw)
 
     def _step_action(self, run: _Running, now: float, dt: float, result: TickResult):
         action = run.action
@@ -376,8 +401,8 @@ class MotionExecutor:
                 return None
             return ux * speed, uy * speed, 0.0
         start, pose = run.start_pose, self._odom
-        c0, s0 = math.cos(start.yaw), math.sin(start.yaw)
-        # Unit vector of the move and its left normal, in the odom frame, fixed at the action's start.
+        c0, s0 = math.cos(run.plan_heading), math.sin(run.plan_heading)
+        # Unit vector of the move and its left normal, in the odom frame, along the plan's heading.
         wx, wy = c0 * ux - s0 * uy, s0 * ux + c0 * uy
         dx, dy = pose.x - start.x, pose.y - start.y
         progress = dx * wx + dy * wy
@@ -385,14 +410,14 @@ class MotionExecutor:
         remaining = action.distance_m - progress
         speed = self._speed_profile(remaining, speed_cap, accel, o.min_speed_mps, o.position_tolerance_m)
         if speed == 0.0:
-            # At the goal: square up to the heading the move started with before calling it done.
+            # At the goal: square up to the plan's heading before calling it done.
             error = run.heading_error
             if abs(error) > math.radians(o.heading_tolerance_deg) and run.aligning_s < o.max_align_s:
                 run.aligning_s += dt
                 rate = max(abs(o.heading_gain * error), math.radians(o.min_turn_rate_dps) / 2)
                 return 0.0, 0.0, math.copysign(min(rate, math.radians(o.max_heading_correction_dps)), error)
             logger.info("plan %s: move done, %.3f m of %.3f m, heading off by %.1f deg", run.command_id, progress,
-                        action.distance_m, math.degrees(_wrap(start.yaw - pose.yaw)))
+                        action.distance_m, math.degrees(_wrap(run.plan_heading - pose.yaw)))
             return None
         corr = _clip(-o.position_hold_gain * cross, o.max_correction_mps)
         # World-frame velocity: along the move, plus a pull back onto the line.
@@ -417,12 +442,13 @@ class MotionExecutor:
             if rate == 0.0:
                 return None
             return 0.0, 0.0, sign * rate
-        remaining = target - sign * run.turned
+        remaining = sign * (run.turn_goal - run.turned)
         rate = self._speed_profile(remaining, rate_cap, accel, math.radians(o.min_turn_rate_dps),
                                    math.radians(o.angle_tolerance_deg))
         if rate == 0.0:
-            logger.info("plan %s: turn done, %.1f deg of %.1f deg", run.command_id, math.degrees(sign * run.turned),
-                        action.angle_deg)
+            logger.info("plan %s: turn done, %.1f deg of %.1f deg (%.1f deg to reach the plan's heading)",
+                        run.command_id, math.degrees(sign * run.turned), action.angle_deg,
+                        math.degrees(sign * run.turn_goal))
             return None
         start, pose = run.start_pose, self._odom
         # Turning on the spot: pull the body back to where the turn began.

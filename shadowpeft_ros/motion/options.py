@@ -36,6 +36,9 @@ class ExecutorOptions:
     heading_tolerance_deg: float = field(default=1.5, metadata={"range": (0.05, 45), 
         "help": "A closed-loop move that reaches its goal further off its heading than this turns on the spot first."})
     max_align_s: float = field(default=3.0, metadata={"range": (0.01, 30), "help": "Longest such heading alignment at the end of a move, s."})
+    max_heading_carry_deg: float = field(default=20.0, metadata={"range": (0.1, 180),
+        "help": "A move or turn corrects the heading error left by the plan's earlier actions up to this much; "
+                "further off (the dog was pushed), it holds the heading it has."})
     position_hold_gain: float = field(default=1.0, metadata={"range": (0.001, 20), 
         "help": "Sideways and on-the-spot position hold during moves and turns, (m/s) per m of drift."})
     max_correction_mps: float = field(default=0.1, metadata={"range": (0.001, 1), "help": "Largest position-hold correction, m/s."})
@@ -58,7 +61,7 @@ class ExecutorOptions:
             raise ValueError(f"ExecutorOptions.max_queued must be a non-negative integer, got {self.max_queued!r}")
         for name in ("rate_hz", "odom_timeout_s", "tick_stall_s", "position_tolerance_m", "angle_tolerance_deg",
                      "approach_gain", "min_speed_mps", "min_turn_rate_dps", "heading_gain", "heading_ki", "heading_filter_s",
-                     "heading_tolerance_deg", "max_align_s",
+                     "heading_tolerance_deg", "max_align_s", "max_heading_carry_deg",
                      "position_hold_gain",
                      "max_correction_mps", "max_heading_correction_dps", "posture_duration_s", "trick_duration_s",
                      "posture_timeout_s"):

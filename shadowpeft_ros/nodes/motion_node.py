@@ -19,7 +19,6 @@ plan being checked or a tick being computed; a lock keeps the executor core cons
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -33,20 +32,16 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from .. import topics
-from ..messages import (MessageError, MotionCommand, PlanOutcome, TypedPublisher, VoiceCommand,
-                        create_typed_subscription, decode_json, resolve_transport)
+from ..geometry import yaw_from_quaternion
+from ..messages import MessageError, MotionCommand, PlanOutcome, VoiceCommand, decode_json
 from ..motion.executor import Event, MotionExecutor, Pose2D, clamp_twist
 from ..motion.options import ExecutorOptions
 from ..safety import MotionDefaults, SafetyLimits
 from .common import COMMAND_QOS, LATCHED_QOS, ODOM_QOS, run_node
 from .diagnostics import OK, WARN, ERROR, NodeDiagnostics
 from .params import declare_options, range_descriptor
+from .transport import TypedPublisher, create_typed_subscription, resolve_transport
 
-
-
-def yaw_from_quaternion(w: float, x: float, y: float, z: float) -> float:
-    """Return the heading (rad) of an orientation quaternion."""
-    return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
 
 
 class MotionNode(Node):

@@ -21,12 +21,12 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, String
 
 from .. import topics
-from ..messages import create_typed_subscription
 from ..speech.options import SpeakerOptions
 from ..speech.speaker import Speaker
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .params import declare_options
 from .speech_node import SPEAKING_TEXT_TOPIC, SPEAKING_TOPIC, diagnostic_array
+from .transport import create_typed_subscription
 
 
 class SpeakerNode(Node):

@@ -30,15 +30,17 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
 from .. import topics
-from ..messages import TypedPublisher, VoiceCommand
+from ..messages import VoiceCommand
 from ..speech.asr import load_backend
 from ..speech.audio import open_source
 from ..speech.duplex import DuplexOptions, HalfDuplex
-from ..speech.gate import CommandGate
+from ..policy import PolicyOptions
+from ..speech.gate import STOP_WORDS, CommandGate
 from ..speech.options import AsrOptions, AudioOptions, GateOptions, SegmenterOptions
 from ..speech.pipeline import SpeechPipeline, Utterance
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .params import declare_options
+from .transport import TypedPublisher
 
 SPEAKING_TOPIC = "/voice/speaking"
 SPEAKING_TEXT_TOPIC = "/voice/speaking_text"
@@ -61,7 +63,12 @@ class SpeechNode(Node):
         self.audio_options = declare_options(self, AudioOptions)
         self.asr_options = declare_options(self, AsrOptions)
         self.vad_options = declare_options(self, SegmenterOptions, prefix="vad.")
-        self.gate_options = declare_options(self, GateOptions, prefix="gate.")
+        # One stop-word list for the whole robot: the interpreter's policy declares the same parameter,
+        # and config/dog.yaml sets it once, for every node.
+        stop_words = tuple(self.declare_parameter("stop_words", list(STOP_WORDS), ParameterDescriptor(
+            description=PolicyOptions.__dataclass_fields__["stop_words"].metadata["help"])).value)
+        self.gate_options = declare_options(self, GateOptions, prefix="gate.", exclude=("stop_words",),
+                                            stop_words=stop_words)
         self.duplex_options = declare_options(self, DuplexOptions)
         speaking_topic = self.declare_parameter(
             "speaking_topic", SPEAKING_TOPIC,

@@ -5,7 +5,7 @@
 - ``engine``: what the server hosts (any text -> validated Plan engine).
 - ``client``: the robot's HTTP client with health probes, backoff and deadlines.
 - ``breaker``: the circuit breaker the client uses.
-- ``router``: the escalate / remote_first / local_only policies and the status snapshot.
+- the escalate / remote_first policies live in ``shadowpeft_ros.policy``, with every other decision rule.
 - ``local``: ``start_local_server`` for ``shadowpeft dog --offload local`` and the tests.
 
 Importing this package is cheap: FastAPI, uvicorn, httpx and torch load only where used.

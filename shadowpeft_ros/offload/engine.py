@@ -1,7 +1,7 @@
 """What the offload server serves: any engine that maps text to a validated v1 ``Plan``.
 
 The server is generic over the engine. It needs one call, ``plan_batch(texts, command_ids)``,
-returning one ``EngineAnswer`` per text; ``BatchAdapter`` gives that call to any object with the
+returning one ``EngineResult`` per text; ``BatchAdapter`` gives that call to any object with the
 interpreter's engine interface (``plan(text, command_id) -> result with .plan``), looping when the
 engine has no batched call of its own.
 
@@ -30,21 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..interpreter.decoding import MAX_NEW_TOKENS
+from ..interpreter.engine import EngineResult
 from ..plan import Plan, PlanError
 
 logger = logging.getLogger("shadowpeft_ros")
 
 ENGINE_KINDS = ("generate", "attached", "test-echo")
-
-
-@dataclass
-class EngineAnswer:
-    """One engine output: a validated plan, or None with the reason it was rejected."""
-
-    plan: Optional[Plan]
-    raw_text: str = ""
-    confidence: Optional[float] = None
-    error: str = ""
+# The robot's detached shadow is cut from this adapter, so its attached model is the one to serve.
+SHIPPED_ADAPTER = "models/adapters/shadow"
 
 
 @dataclass
@@ -57,8 +50,9 @@ class EngineOptions:
                 "plan), or 'package.module:factory' returning an engine."})
     backbone: str = field(default="", metadata={
         "help": "generate: backbone id or directory; empty means the adapter's own backbone (or SmolLM2-135M)."})
-    adapter: Optional[str] = field(default=None, metadata={
-        "help": "generate: PEFT adapter directory (shadow, LoRA or DoRA); empty serves the bare backbone."})
+    adapter: Optional[str] = field(default=SHIPPED_ADAPTER, metadata={
+        "help": "generate/attached: PEFT adapter directory (shadow, LoRA or DoRA); the default is the shipped shadow "
+                "adapter, the model the robot expects; 'none' serves the bare backbone."})
     max_new_tokens: int = field(default=MAX_NEW_TOKENS, metadata={"help": "generate: longest compact plan, in tokens."})
     max_prompt_tokens: int = field(default=64, metadata={"help": "generate: longer prompts are cut to this."})
     torch_threads: int = field(default=0, metadata={"help": "generate: torch CPU threads (0: torch's default)."})
@@ -75,7 +69,7 @@ class EngineOptions:
             raise ValueError("max_new_tokens must be >= 1 and max_prompt_tokens >= 8")
         if not (self.test_delay_s >= 0 and math.isfinite(self.test_delay_s)):
             raise ValueError(f"test_delay_s must be >= 0, got {self.test_delay_s}")
-        if self.adapter == "":
+        if self.adapter in ("", "none"):
             self.adapter = None
         if self.kv_cache not in ("auto", "on", "off"):
             raise ValueError(f"kv_cache must be 'auto', 'on' or 'off', got {self.kv_cache!r}")
@@ -88,7 +82,7 @@ class CompactEchoTestEngine:
         self.delay_s = delay_s
         self.model_info = {"engine": "test-echo", "model": "none (test engine)", "adapter": "none"}
 
-    def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineAnswer]:
+    def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineResult]:
         """Return one answer per text; text that is not a compact plan is an invalid output."""
         from ..interpreter.compact import parse_compact
 
@@ -97,12 +91,12 @@ class CompactEchoTestEngine:
         answers = []
         for text in texts:
             try:
-                answers.append(EngineAnswer(parse_compact(text, route="remote"), raw_text=text, confidence=1.0))
+                answers.append(EngineResult(parse_compact(text, route="remote"), raw_text=text, confidence=1.0))
             except PlanError as exc:
-                answers.append(EngineAnswer(None, raw_text=text, error=str(exc)))
+                answers.append(EngineResult(None, raw_text=text, error=str(exc)))
         return answers
 
-    def plan(self, text: str, command_id: str = "") -> EngineAnswer:
+    def plan(self, text: str, command_id: str = "") -> EngineResult:
         """Return the answer for one text."""
         return self.plan_batch([text], [command_id])[0]
 
@@ -132,6 +126,9 @@ class GenerateEngine:
             from peft import PeftConfig
 
             from ..interpreter.export import load_adapter
+            from ..interpreter.interpreter import resolve_adapter_dir
+
+            adapter = str(resolve_adapter_dir(adapter))
 
             # The interpreter's loader: it names the missing file and how to make it, and finds the backbone
             # the adapter was trained on when none is given.
@@ -153,7 +150,7 @@ class GenerateEngine:
         info["kv_cache"] = "on" if use_cache else "off"
         return cls(model, tokenizer, info, use_cache=use_cache, **kwargs)
 
-    def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineAnswer]:
+    def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[EngineResult]:
         """Decode one compact plan per text with greedy search, all texts in one ``generate`` call."""
         from ..interpreter.decoding import decode_plans, plan_of
 
@@ -163,10 +160,10 @@ class GenerateEngine:
             plan, why = plan_of(decoded, "remote", self.max_new_tokens)
             if plan is None and decoded.finished:
                 why = f"invalid model output: {why}"
-            answers.append(EngineAnswer(plan, decoded.text, decoded.confidence, why))
+            answers.append(EngineResult(plan, decoded.text, decoded.confidence, error=why))
         return answers
 
-    def plan(self, text: str, command_id: str = "") -> EngineAnswer:
+    def plan(self, text: str, command_id: str = "") -> EngineResult:
         """Return the answer for one text."""
         return self.plan_batch([text], [command_id])[0]
 
@@ -182,7 +179,7 @@ def _adapter_version(directory) -> str:
 
 
 class BatchAdapter:
-    """Give any engine the server's batched call and normalise what it returns to ``EngineAnswer``."""
+    """Give any engine the server's batched call and normalise what it returns to ``EngineResult``."""
 
     def __init__(self, engine: Any):
         self.engine = engine
@@ -190,7 +187,7 @@ class BatchAdapter:
         self.model_info = dict(info) if isinstance(info, dict) else {"engine": type(engine).__name__}
 
     def plan_batch(self, texts: Sequence[str], command_ids: Sequence[str]) -> List[Any]:
-        """Return one EngineAnswer (or an Exception for that request alone) per text."""
+        """Return one EngineResult (or an Exception for that request alone) per text."""
         if hasattr(self.engine, "plan_batch"):
             return [self._normalise(r) for r in self.engine.plan_batch(list(texts), list(command_ids))]
         answers = []
@@ -198,21 +195,21 @@ class BatchAdapter:
             try:
                 answers.append(self._normalise(self.engine.plan(text, command_id)))
             except PlanError as exc:
-                answers.append(EngineAnswer(None, error=f"invalid model output: {exc}"))
+                answers.append(EngineResult(None, error=f"invalid model output: {exc}"))
             except Exception as exc:  # one bad request must not fail its batch-mates
                 answers.append(exc)
         return answers
 
     @staticmethod
     def _normalise(result: Any) -> Any:
-        if isinstance(result, (EngineAnswer, Exception)):
+        if isinstance(result, (EngineResult, Exception)):
             return result
         plan = getattr(result, "plan", None)
         raw = str(getattr(result, "raw_text", "") or "")
         confidence = getattr(result, "confidence", None)
         if isinstance(plan, Plan):
-            return EngineAnswer(plan, raw, confidence)
-        return EngineAnswer(None, raw, confidence, str(getattr(result, "error", "") or "engine returned no plan"))
+            return EngineResult(plan, raw, confidence)
+        return EngineResult(None, raw, confidence, error=str(getattr(result, "error", "") or "engine returned no plan"))
 
 
 def load_engine(options: EngineOptions) -> BatchAdapter:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Tuple
 
+from ..geometry import yaw_from_quaternion
 from .gait import (JOINT_NAMES, LEGS, POSES, POSTURE_TRANSITION_S, TRICK_DURATIONS_S, BodyPose, GaitParams,
                    TrotGait, attitude_offsets, blend, pose_joint_targets, trick_pose)
 
@@ -85,8 +86,7 @@ class Odometry:
 def _quat_to_rpy(w: float, x: float, y: float, z: float) -> Tuple[float, float, float]:
     roll = math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
     pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
-    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    return roll, pitch, yaw
+    return roll, pitch, yaw_from_quaternion(w, x, y, z)
 
 
 def _ramp(current: float, target: float, step: float, brake_step: float) -> float:

@@ -19,7 +19,7 @@ MODEL_NAME = "go2_like"
 
 def default_urdf() -> Path:
     """Return the path of the package's Go2-sized URDF."""
-    from ..node_table import package_share
+    from ..paths import package_share
 
     return package_share() / "models" / MODEL_NAME / f"{MODEL_NAME}.urdf"
 

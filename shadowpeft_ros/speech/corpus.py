@@ -10,7 +10,7 @@ import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 from .tts import make_noise, mix_noise, pad_silence, synthesize
 
@@ -97,19 +97,6 @@ def build_non_speech(directory: Path) -> List[Clip]:
 
 def write_manifest(clips: List[Clip], path: Path) -> None:
     Path(path).write_text(json.dumps([asdict(c) for c in clips], indent=1))
-
-
-def word_error_rate(references: List[str], hypotheses: List[str], normalizer: Optional[object] = None) -> float:
-    """Return the corpus WER with Whisper's English normaliser applied to both sides (so "2" equals "two")."""
-    import jiwer
-
-    if normalizer is None:
-        from whisper.normalizers import EnglishTextNormalizer
-
-        normalizer = EnglishTextNormalizer()
-    refs = [normalizer(r) for r in references]
-    hyps = [normalizer(h) for h in hypotheses]
-    return float(jiwer.wer(refs, hyps))
 
 
 # ----------------------------------------------------------------------------------- room noise and held-out speech

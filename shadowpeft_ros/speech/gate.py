@@ -1,9 +1,9 @@
 """Which transcripts become commands: the wake phrase, push-to-talk, and stop words that always pass.
 
 This module is the one home of the stop detector. ``STOP_WORDS`` is the only list of stop words and
-``is_stop_utterance`` the only test of "this utterance means stop": the speech gate, the
-interpreter's fast path and the offload router's default gate all call it, so "stop" means the
-same thing at every stage. It imports nothing heavy and never rclpy.
+``is_stop_utterance`` the only test of "this utterance means stop": the speech gate and the
+decision policy's stop fast path (shadowpeft_ros/policy.py) call it, with the one configured
+``stop_words`` list, so "stop" means the same thing at every stage. It imports nothing heavy and never rclpy.
 """
 
 from __future__ import annotations

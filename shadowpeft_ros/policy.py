@@ -1,0 +1,462 @@
+"""The one decision policy: an utterance in, one ``Decision`` out, on the robot, in the demo and in the evaluation.
+
+Modes (``PolicyOptions.mode``):
+
+- ``auto`` (default, the paper's deployment): the detached shadow on board answers; the remote
+  model is asked only when that answer is ``[REMOTE]``, unparsable, or below
+  ``confidence_threshold``. Without a remote model such commands are refused.
+- ``detached``: the on-board model only. What it cannot answer confidently is refused.
+- ``attached``: the remote model only (a cloud deployment).
+- ``remote_first``: the remote model whenever it is available; the on-board model answers when
+  it is not, or when it misses the deadline (run while the request is in flight, with
+  ``speculative_local``).
+
+The remote model is whatever satisfies ``RemoteModel``: the offload client (HTTP, with the
+deadline and the circuit breaker of ``OffloadOptions``) on the robot, in the demo and in the
+evaluation, or ``InProcessRemote`` around an in-process attached engine, a debugging option.
+
+Guarantees, whatever the models and the network do:
+
+- A stop (``is_stop`` from the speech node, or the stop words of ``speech.gate``) becomes a stop
+  plan at once: no model, no network.
+- Empty and over-long utterances are refused before any model runs.
+- Every plan with actions has passed the schema (in the compact parser) and
+  ``safety.check_limits``. Whatever fails on the way becomes a plan with no actions and a
+  spoken reason in ``say``: a doubtful plan is never executed.
+- No remote wait exceeds the client's deadline.
+
+Nothing here imports rclpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional, Protocol, Tuple
+
+from .interpreter.engine import EngineResult, PlanEngine
+from .plan import Plan, PlanError, Stop
+from .safety import MotionDefaults, SafetyLimits, check_limits
+from .speech.gate import STOP_WORDS, is_stop_utterance
+
+logger = logging.getLogger("shadowpeft_ros")
+
+MODES = ("auto", "detached", "attached", "remote_first")
+
+# What the robot says when it does not act. One set of sentences, whichever rule refuses.
+SAY_EMPTY = "Sorry, I did not hear a command."
+SAY_TOO_LONG = "Sorry, that request is too long for me."
+SAY_NOT_UNDERSTOOD = "Sorry, I did not understand that."
+SAY_UNSURE = "Sorry, I am not sure what you mean. Please say it again."
+SAY_NO_REMOTE = "Sorry, I can only answer that when my server is reachable."
+SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
+
+
+@dataclass
+class PolicyOptions:
+    """How a command is decided; the interpreter node maps its parameters onto these fields one to one."""
+
+    mode: str = field(default="auto", metadata={
+        "help": "auto (detached on board, the offload server for [REMOTE], invalid or unsure answers), detached "
+                "(on board only), attached (server only) or remote_first (server when reachable)."})
+    confidence_threshold: float = field(default=0.7, metadata={
+        "range": (0.0, 1.0),
+        "help": "A detached plan below this confidence (geometric-mean token probability) is escalated (auto) or "
+                "refused (detached)."})
+    stop_words: Tuple[str, ...] = field(default=STOP_WORDS, metadata={
+        "help": "Words that make an utterance a stop on their own (with filler words around them), no model asked."})
+    fast_stop: bool = field(default=True, metadata={"help": "Answer a bare stop without running a model."})
+    max_input_chars: int = field(default=400, metadata={
+        "range": (1, 100000), "help": "Longer utterances are refused, not truncated."})
+    fallback_to_low_confidence: bool = field(default=False, metadata={
+        "help": "When the server fails, act on a valid but unsure detached plan instead of refusing."})
+    speculative_local: bool = field(default=True, metadata={
+        "help": "remote_first: run the detached model while the remote request is in flight."})
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not (isinstance(self.confidence_threshold, (int, float)) and 0.0 <= self.confidence_threshold <= 1.0):
+            raise ValueError(f"confidence_threshold must be in [0, 1], got {self.confidence_threshold!r}")
+        if isinstance(self.stop_words, str):
+            self.stop_words = (self.stop_words,)
+        self.stop_words = tuple(w.strip().lower() for w in self.stop_words if w.strip())
+        if self.fast_stop and not self.stop_words:
+            raise ValueError("fast_stop needs at least one stop word")
+        if not (isinstance(self.max_input_chars, int) and self.max_input_chars >= 1):
+            raise ValueError(f"max_input_chars must be an integer >= 1, got {self.max_input_chars!r}")
+
+
+class RemotePending(Protocol):
+    def wait(self) -> Any:
+        """Return the answer (``ok``, ``plan``, ``error``, ``raw_text``, ``confidence``), within the deadline."""
+
+
+class RemoteModel(Protocol):
+    """The attached model as the policy sees it: the offload client, or an in-process engine for debugging."""
+
+    def available(self) -> bool:
+        """Say whether a request would be sent now."""
+
+    def submit(self, text: str, command_id: str, detached_output: Any = None) -> Optional[RemotePending]:
+        """Send one command; None when the model is not asked (unreachable, breaker open)."""
+
+    def why_unavailable(self) -> str:
+        """Say why ``submit`` would not send."""
+
+    def status(self) -> Dict[str, Any]:
+        """Return a JSON-ready snapshot for diagnostics and reports."""
+
+    def close(self) -> None:
+        """Release what the remote holds."""
+
+
+@dataclass(frozen=True)
+class InProcessAnswer:
+    """What an in-process attached engine answered, in the shape of the offload client's ``RemoteAnswer``."""
+
+    command_id: str
+    plan: Optional[Plan] = None
+    error: str = ""
+    raw_text: str = ""
+    confidence: Optional[float] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None
+
+    def wait(self) -> "InProcessAnswer":
+        return self
+
+
+class InProcessRemote:
+    """DEBUGGING OPTION: the attached model in the robot's own process, behind the ``RemoteModel`` interface.
+
+    The paper's robot reaches its attached model over the network; this runs it here, with no
+    deadline, to debug the model without a server.
+    """
+
+    def __init__(self, engine: PlanEngine):
+        self.engine = engine
+
+    def available(self) -> bool:
+        return True
+
+    def submit(self, text: str, command_id: str, detached_output: Any = None) -> InProcessAnswer:
+        try:
+            result = self.engine.plan(text, command_id)
+        except Exception as exc:  # noqa: BLE001 - a failing model must turn into a refusal, not a dead node
+            logger.warning("[%s] in-process attached model failed: %r", command_id, exc)
+            return InProcessAnswer(command_id, error=f"attached model failed: {exc}")
+        plan = result.plan.with_route("remote") if result.plan is not None else None
+        return InProcessAnswer(command_id, plan, result.error, result.raw_text, result.confidence)
+
+    def why_unavailable(self) -> str:
+        return ""
+
+    def status(self) -> Dict[str, Any]:
+        return {"url": "in-process", "reachable": True, "breaker": "n/a", "last_rtt_s": None}
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The one outcome of one utterance: the plan to publish, where it came from and why.
+
+    ``decision`` is one of: ``stop`` (the stop fast path), ``local`` (the detached plan),
+    ``remote`` (the server's plan), ``fallback_local`` (the detached plan after the server
+    failed), or ``refused:<why>`` (a plan that only speaks). ``escalated`` says the server was
+    asked because the detached answer was not good enough.
+    """
+
+    text: str
+    command_id: str
+    plan: Plan
+    decision: str
+    reason: str = ""
+    escalated: bool = False
+    latency_s: Dict[str, float] = field(default_factory=dict)
+    local: Optional[EngineResult] = None
+    remote: Any = None
+    violations: Tuple[str, ...] = ()
+    options: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def route(self) -> str:
+        return self.plan.route
+
+    @property
+    def refused(self) -> bool:
+        """True when the robot does not do what was asked: the plan only speaks an apology or a reason."""
+        return self.decision.startswith("refused:")
+
+    @property
+    def answer(self):
+        """The engine answer the plan came from (remote, else local), or None."""
+        if self.local is None or (self.remote is not None and self.route == "remote"):
+            return self.remote
+        return self.local
+
+    @property
+    def raw_text(self) -> str:
+        answer = self.answer
+        return str(getattr(answer, "raw_text", "") or "") if answer is not None else ""
+
+    @property
+    def confidence(self) -> Optional[float]:
+        answer = self.answer
+        return getattr(answer, "confidence", None) if answer is not None else None
+
+    def to_dict(self) -> dict:
+        return {"command_id": self.command_id, "text": self.text, "plan": self.plan.to_dict(), "route": self.route,
+                "decision": self.decision, "reason": self.reason, "escalated": self.escalated,
+                "latency_s": {k: round(v, 4) for k, v in self.latency_s.items()},
+                "raw_text": self.raw_text, "confidence": self.confidence,
+                "remote_model": dict(getattr(self.remote, "model", {}) or {}),
+                "violations": list(self.violations), "options": self.options}
+
+
+def refusal(say: str, route: str = "local") -> Plan:
+    """Return a plan that does nothing but speak ``say``."""
+    return Plan(route=route, actions=(), say=say)
+
+
+class DecisionPolicy:
+    """Decide each utterance with the on-board engine, the remote model, or both, under ``PolicyOptions``."""
+
+    def __init__(self, local: Optional[PlanEngine], remote: Optional[RemoteModel], options: Optional[PolicyOptions] = None,
+                 limits: Optional[SafetyLimits] = None, defaults: Optional[MotionDefaults] = None,
+                 recorded: Optional[Dict[str, Any]] = None):
+        self.local = local
+        self.remote = remote
+        self.options = options or PolicyOptions()
+        self.limits = limits or SafetyLimits()
+        self.defaults = defaults or MotionDefaults()
+        if self.options.mode != "attached" and local is None:
+            raise ValueError(f"mode {self.options.mode!r} needs the on-board (detached) engine")
+        if self.options.mode == "attached" and remote is None:
+            raise ValueError("mode 'attached' needs a remote model: an offload URL (or the in-process debugging option)")
+        # Recorded with every decision, so a result says which settings made it.
+        self.recorded = {**asdict(self.options), "stop_words": list(self.options.stop_words), **(recorded or {})}
+        self._lock = threading.Lock()
+        # One worker: the detached model is not re-entrant, and speculative runs must not pile up.
+        self._local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-local")
+        self.counts: Dict[str, int] = {}
+
+    def close(self) -> None:
+        """Stop the remote model's client and the local worker."""
+        if self.remote is not None:
+            self.remote.close()
+        self._local_pool.shutdown(wait=False, cancel_futures=True)
+
+    def is_stop(self, text: str) -> bool:
+        """Say whether ``text`` is a stop under this policy's stop words."""
+        return is_stop_utterance(text, self.options.stop_words)
+
+    # -- deciding ------------------------------------------------------------------------------------
+
+    def decide(self, text: str, command_id: str = "", is_stop: bool = False) -> Decision:
+        """Return the one decision for this utterance (never raises for what a model or the network does)."""
+        started = time.perf_counter()
+        text = "" if text is None else str(text)
+        latency: Dict[str, float] = {}
+        decision = self._early(text, command_id, is_stop)
+        if decision is None:
+            decision = self._remote_first(text, command_id, latency) if self.options.mode == "remote_first" \
+                else self._escalate(text, command_id, latency)
+        decision = self._check_limits(decision, latency)
+        latency["total"] = time.perf_counter() - started
+        decision = _replace(decision, latency_s=latency, options=self.recorded)
+        with self._lock:
+            self.counts[decision.decision] = self.counts.get(decision.decision, 0) + 1
+        logger.info("[%s] %r -> %s (%s%s)", command_id, text[:80], decision.plan.to_json(), decision.decision,
+                    f": {decision.reason}" if decision.reason else "")
+        return decision
+
+    def _early(self, text: str, command_id: str, is_stop: bool) -> Optional[Decision]:
+        normalised = " ".join(text.split())
+        if is_stop or (self.options.fast_stop and normalised and self.is_stop(normalised)):
+            # A stop skips the models entirely: it must not wait for a forward pass or the network.
+            return Decision(text, command_id, Plan(route="local", actions=(Stop(),)), "stop", "stop fast path")
+        if not normalised:
+            return Decision(text, command_id, refusal(SAY_EMPTY), "refused:empty", "empty utterance")
+        if len(normalised) > self.options.max_input_chars:
+            # Refuse rather than truncate: the cut-off part could have said "don't".
+            return Decision(text, command_id, refusal(SAY_TOO_LONG), "refused:too_long",
+                            f"{len(normalised)} characters, the limit is {self.options.max_input_chars}")
+        return None
+
+    def _run_local(self, text: str, command_id: str) -> Tuple[EngineResult, float]:
+        t0 = time.perf_counter()
+        try:
+            result = self.local.plan(text, command_id)
+        except PlanError as exc:
+            result = EngineResult(None, error=f"invalid detached output: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a broken local model must still leave the robot with an answer
+            logger.error("[%s] detached engine failed: %r", command_id, exc)
+            result = EngineResult(None, error=f"detached engine failed: {exc!r}")
+        return result, time.perf_counter() - t0
+
+    def _verdict(self, local: EngineResult) -> str:
+        """Return '' if the detached answer can be acted on, else why it cannot."""
+        if local.plan is None:
+            return f"invalid ({local.error})" if local.error else "invalid"
+        if local.plan.is_escalation:
+            return "[REMOTE]"
+        if local.confidence is not None and local.confidence < self.options.confidence_threshold:
+            return f"low confidence {local.confidence:.2f} < {self.options.confidence_threshold:g}"
+        return ""
+
+    def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):
+        if self.remote is None:
+            return None
+        t0 = time.perf_counter()
+        pending = self.remote.submit(text, command_id, detached_output)
+        if pending is None:
+            return None
+        answer = pending.wait()
+        latency["remote"] = time.perf_counter() - t0
+        return answer
+
+    def _escalate(self, text: str, command_id: str, latency: Dict[str, float]) -> Decision:
+        local = None
+        if self.options.mode != "attached":
+            local, latency["detached"] = self._run_local(text, command_id)
+            why = self._verdict(local)
+            if not why:
+                return Decision(text, command_id, local.plan.with_route("local"), "local", local=local)
+            if self.options.mode == "detached":
+                return self._refuse_local(text, command_id, local, why, None, "detached mode")
+            detached_output = local.raw_text or (local.plan.to_dict() if local.plan else None)
+        else:
+            why, detached_output = "", None
+        remote = self._ask_remote(text, command_id, detached_output, latency)
+        escalated = local is not None
+        if remote is not None and remote.ok:
+            if remote.plan.is_escalation:
+                return Decision(text, command_id, refusal(SAY_NOT_UNDERSTOOD, "remote"), "refused:remote_escalated",
+                                "the attached model answered [REMOTE]", escalated, local=local, remote=remote)
+            return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
+                            f"escalated: {why}" if escalated else "", escalated, local=local, remote=remote)
+        if local is None:
+            server = self._server_failure(remote)
+            say = SAY_NOT_UNDERSTOOD if remote is not None and remote.error.startswith("invalid") else SAY_NO_REMOTE
+            return Decision(text, command_id, refusal(say, "remote"), "refused:remote_failed", server, remote=remote)
+        return self._refuse_local(text, command_id, local, why, remote, self._server_failure(remote))
+
+    def _remote_first(self, text: str, command_id: str, latency: Dict[str, float]) -> Decision:
+        pending = None
+        if self.remote is not None and self.remote.available():
+            t0 = time.perf_counter()
+            pending = self.remote.submit(text, command_id)
+        if pending is None:
+            local, latency["detached"] = self._run_local(text, command_id)
+            why = self._verdict(local)
+            if not why:
+                return Decision(text, command_id, local.plan.with_route("local"), "local", "server unavailable",
+                                local=local)
+            return self._refuse_local(text, command_id, local, why, None, self._server_failure(None))
+        speculative = self._local_pool.submit(self._run_local, text, command_id) \
+            if self.options.speculative_local else None
+        remote = pending.wait()
+        latency["remote"] = time.perf_counter() - t0
+        if remote.ok and not remote.plan.is_escalation:
+            return Decision(text, command_id, remote.plan.with_route("remote"), "remote", remote=remote)
+        local, latency["detached"] = speculative.result() if speculative is not None \
+            else self._run_local(text, command_id)
+        why = self._verdict(local)
+        failure = "the attached model answered [REMOTE]" if remote.ok else self._server_failure(remote)
+        if not why:
+            return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", failure,
+                            local=local, remote=remote)
+        return self._refuse_local(text, command_id, local, why, remote, failure)
+
+    def _server_failure(self, remote) -> str:
+        if self.remote is None:
+            return "no offload server"
+        if remote is None:
+            return "server unavailable: " + self.remote.why_unavailable()
+        return f"server failed: {remote.error}"
+
+    def _refuse_local(self, text: str, command_id: str, local: EngineResult, why: str, remote, server: str) -> Decision:
+        """The detached answer cannot be acted on and the server gave nothing better: refuse, saying why."""
+        reason = f"detached {why}; {server}"
+        usable = local.plan is not None and not local.plan.is_escalation
+        escalated = remote is not None
+        if usable and self.options.fallback_to_low_confidence and self.options.mode != "detached":
+            return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", reason, escalated,
+                            local=local, remote=remote)
+        if local.plan is not None and local.plan.is_escalation:
+            say, decision = SAY_NO_REMOTE, "refused:needs_remote"
+        elif usable:
+            say, decision = SAY_UNSURE, "refused:low_confidence"
+        else:
+            say, decision = SAY_NOT_UNDERSTOOD, "refused:invalid"
+        return Decision(text, command_id, refusal(say), decision, reason, escalated, local=local, remote=remote)
+
+    def _check_limits(self, decision: Decision, latency: Dict[str, float]) -> Decision:
+        if not decision.plan.actions or decision.decision == "stop":
+            return decision
+        t0 = time.perf_counter()
+        check = check_limits(decision.plan, self.limits, self.defaults)
+        latency["validate"] = time.perf_counter() - t0
+        if check.refused:
+            say = check.say or SAY_LIMITS
+            return _replace(decision, plan=refusal(say, decision.plan.route), decision="refused:limits",
+                            reason=check.reason, violations=tuple(check.violations))
+        if check.violations:
+            return _replace(decision, plan=check.plan, violations=tuple(check.violations))
+        return decision
+
+    # -- status --------------------------------------------------------------------------------------
+
+    def status(self) -> Dict[str, Any]:
+        """Return a JSON-ready snapshot: mode, threshold, the remote's state and the decision counts."""
+        with self._lock:
+            counts = dict(self.counts)
+        snapshot: Dict[str, Any] = {"mode": self.options.mode, "confidence_threshold": self.options.confidence_threshold,
+                                    "enabled": self.remote is not None, "decisions": counts}
+        if self.remote is not None:
+            snapshot.update(self.remote.status())
+        else:
+            snapshot.update({"url": "", "reachable": None, "breaker": "n/a", "last_rtt_s": None})
+        return snapshot
+
+
+def _replace(original: Decision, **changes) -> Decision:
+    return dataclasses.replace(original, **changes)
+
+
+# Diagnostic levels of diagnostic_msgs/DiagnosticStatus, repeated here so the core never imports ROS.
+DIAG_OK, DIAG_WARN, DIAG_ERROR = 0, 1, 2
+
+
+def status_diagnostic(status: Dict[str, Any]) -> Tuple[int, str, Dict[str, str]]:
+    """Flatten a ``DecisionPolicy.status()`` snapshot into (level, message, {key: value}) for a DiagnosticStatus."""
+    values: Dict[str, str] = {}
+
+    def add(prefix: str, obj: Any) -> None:
+        if isinstance(obj, dict):
+            for key in sorted(obj):
+                add(f"{prefix}.{key}" if prefix else str(key), obj[key])
+        else:
+            values[prefix] = "" if obj is None else str(obj)
+
+    add("", status)
+    mode = status.get("mode")
+    if not status.get("enabled"):
+        return DIAG_OK, f"no offload server (mode {mode}): detached model only", values
+    if status.get("url") == "in-process":
+        return DIAG_WARN, f"attached model in this process (a debugging option, mode {mode})", values
+    if status.get("reachable") is False or status.get("breaker") == "open":
+        return DIAG_WARN, f"offload server unreachable (breaker {status.get('breaker')}): answering on board", values
+    if status.get("breaker") == "half_open":
+        return DIAG_WARN, "offload server recovering (breaker half-open)", values
+    rtt = status.get("last_rtt_s")
+    return DIAG_OK, "offload server reachable" + (f", last RTT {rtt * 1000:.0f} ms" if rtt is not None else ""), values
