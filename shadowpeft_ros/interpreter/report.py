@@ -189,7 +189,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shadowpeft_ros.interpreter.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapters", default="models/adapters", help="Directory with shadow/, lora/, dora/.")
-    parser.add_argument("--detached", default="out/detached/shadow", help="Detached export (made if missing).")
+    parser.add_argument("--detached", default=None, help="Detached export to score (default: the shadow adapter's "
+                        "own export, cached by its content hash, made on first use).")
     parser.add_argument("--n", type=int, default=100, help="Dev examples.")
     parser.add_argument("--seed", type=int, default=1, help="Dev data seed (training used the dev split of seed 0 "
                                                             "for its loss only).")
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
     import torch
 
     from .engine import AttachedEngine, DetachedEngine
-    from .export import export_detached
+    from .interpreter import ensure_detached_export
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -229,9 +230,8 @@ def main(argv=None) -> int:
         trainable = json.loads(metrics_file.read_text())["trainable_params"] if metrics_file.is_file() else None
         adapter = Path(args.shadow_adapter) if method == "shadow" and args.shadow_adapter else adapters / method
         if system == "shadow-detached":
-            if not (Path(args.detached) / "shadow_export.json").is_file():
-                export_detached(str(adapter), args.detached)
-            engine = DetachedEngine.from_export(args.detached)
+            # A fixed export path once scored a stale export after the adapter changed: key it by content.
+            engine = DetachedEngine.from_export(args.detached or str(ensure_detached_export(str(adapter))))
         else:
             engine = AttachedEngine.from_adapter(str(adapter))
         started = time.perf_counter()
