@@ -72,9 +72,7 @@ def run_scenario(name, commands, local_engine, url, token, policy, rtt_s, deadli
         remote = interpreter.policy.remote
         if remote is not None:
             # Let the first probe land, as on a robot that has been running for a while.
-            deadline = time.monotonic() + 3
-            while remote.reachable is None and time.monotonic() < deadline:
-                time.sleep(0.02)
+            remote.wait_until_probed(timeout_s=3.0)
         latencies, decisions = [], {}
         for i, text in enumerate(commands):
             decided = interpreter.interpret(text, f"{name}-{policy}-{i}")

@@ -272,7 +272,7 @@ class DecisionPolicy:
                 else self._escalate(text, command_id, latency)
         decision = self._check_limits(decision, latency)
         latency["total"] = time.perf_counter() - started
-        decision = _replace(decision, latency_s=latency, options=self.recorded)
+        decision = dataclasses.replace(decision, latency_s=latency, options=self.recorded)
         with self._lock:
             self.counts[decision.decision] = self.counts.get(decision.decision, 0) + 1
         logger.info("[%s] %r -> %s (%s%s)", command_id, text[:80], decision.plan.to_json(), decision.decision,
@@ -408,10 +408,10 @@ class DecisionPolicy:
         latency["validate"] = time.perf_counter() - t0
         if check.refused:
             say = check.say or SAY_LIMITS
-            return _replace(decision, plan=refusal(say, decision.plan.route), decision="refused:limits",
+            return dataclasses.replace(decision, plan=refusal(say, decision.plan.route), decision="refused:limits",
                             reason=check.reason, violations=tuple(check.violations))
         if check.violations:
-            return _replace(decision, plan=check.plan, violations=tuple(check.violations))
+            return dataclasses.replace(decision, plan=check.plan, violations=tuple(check.violations))
         return decision
 
     # -- status --------------------------------------------------------------------------------------
@@ -427,10 +427,6 @@ class DecisionPolicy:
         else:
             snapshot.update({"url": "", "reachable": None, "breaker": "n/a", "last_rtt_s": None})
         return snapshot
-
-
-def _replace(original: Decision, **changes) -> Decision:
-    return dataclasses.replace(original, **changes)
 
 
 # Diagnostic levels of diagnostic_msgs/DiagnosticStatus, repeated here so the core never imports ROS.

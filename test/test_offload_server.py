@@ -334,3 +334,14 @@ def test_server_killed_mid_run_then_restarted():
         srv.stop()
     # None lost, none doubled: one plan per command id, each for its own command.
     assert [r.command_id for r in decided] == [f"run-{i}" for i in range(15)]
+
+
+def test_wait_until_probed_returns_what_the_first_probe_found(server):
+    with OffloadClient(fast_options(server.url)) as up:
+        assert up.wait_until_probed(timeout_s=10.0, until_reachable=True) is True
+    # Nothing listens on port 9: the first probe fails, and waiting for "reachable" runs out its time.
+    with OffloadClient(fast_options("http://127.0.0.1:9")) as down:
+        assert down.wait_until_probed(timeout_s=10.0) is False
+        started = time.monotonic()
+        assert down.wait_until_probed(timeout_s=0.3, until_reachable=True) is False
+        assert time.monotonic() - started >= 0.3

@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _deployment(args):
+def _deployment(args, offload_url):
     import dataclasses
 
     from ..deployment import Deployment, ParamsFileError
@@ -58,7 +58,7 @@ def _deployment(args):
     overrides = {k: v for k, v in (("mode", args.mode), ("confidence_threshold", args.threshold)) if v is not None}
     try:
         deployment = Deployment.load(args.params_file, **overrides)
-        offload = {"url": "" if args.offload == "none" else args.offload, "token": args.token,
+        offload = {"url": "" if offload_url == "none" else offload_url, "token": args.token,
                    "deadline_s": args.deadline}
         offload = {k: v for k, v in offload.items() if v is not None}
         if offload:
@@ -90,12 +90,8 @@ def run(args) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ..interpreter.interpreter import Interpreter
 
-    if args.offload == "local":
-        args.offload = None
-        local = True
-    else:
-        local = False
-    deployment = _deployment(args)
+    local = args.offload == "local"
+    deployment = _deployment(args, offload_url=None if local else args.offload)
     texts = _texts(args)
     server = None
     if local:
@@ -115,8 +111,12 @@ def run(args) -> int:
             interpreter.load()
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc)) from None
-        if deployment.offload.enabled:
-            _wait_for_server(interpreter)
+        remote = interpreter.policy.remote
+        if deployment.offload.enabled and remote is not None:
+            # Let the first probe land, so the first utterance is not refused for an 'unknown' server.
+            if remote.wait_until_probed(timeout_s=10.0) is False:
+                print(f"[offload] server not reachable: {remote.why_unavailable()}; deciding on board",
+                      file=sys.stderr)
         for i, text in enumerate(texts):
             result = interpreter.interpret(text, command_id=f"cli-{os.getpid()}-{i}")
             print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False), flush=True)
@@ -125,15 +125,3 @@ def run(args) -> int:
         if server is not None:
             server.stop()
     return 0
-
-
-def _wait_for_server(interpreter, timeout_s: float = 10.0) -> None:
-    """Give the client's first health probe a moment, so the first utterance is not refused for 'unknown'."""
-    import time
-
-    remote = interpreter.policy.remote
-    deadline = time.monotonic() + timeout_s
-    while getattr(remote, "reachable", True) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if getattr(remote, "reachable", True) is False:
-        print(f"[offload] server not reachable: {remote.why_unavailable()}; deciding on board", file=sys.stderr)

@@ -204,8 +204,10 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
                                   deployment.limits, deployment.defaults, detached=detached, offload=offload)
         config.closers.append(interpreter.close)
         interpreter.load()
-        if offload.enabled:
-            _wait_until_reachable(interpreter.policy.remote)
+        remote = interpreter.policy.remote
+        # The server is ready; wait for the client's probe to say so, so no case meets an 'unknown' server.
+        if offload.enabled and remote.wait_until_probed(timeout_s=30.0, until_reachable=True) is not True:
+            raise RuntimeError(f"the offload server does not answer the robot's client: {remote.why_unavailable()}")
         config.handler = CommandHandler(interpreter, deployment.handler)
     except BaseException:
         config.close()
@@ -214,17 +216,6 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
 
 
 FEW_SHOT_FACTORY = "shadowpeft_ros.evaluation.engines:few_shot_engine"
-
-
-def _wait_until_reachable(client, timeout_s: float = 30.0) -> None:
-    """The server is ready; wait for the client's first probe to say so, so no case meets an 'unknown' server."""
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while client.reachable is not True and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if client.reachable is not True:
-        raise RuntimeError(f"the offload server does not answer the robot's client: {client.why_unavailable()}")
 
 
 def _trainable(adapter_dir: str) -> Optional[int]:

@@ -182,30 +182,44 @@ _MOVE_VERBS = {
                 "keep walking forward", "walk onward", "head out forward", "go ahead and walk forward",
                 "amble forward", "pace forward", "tread forward", "press on ahead", "make your way forward",
                 "run forward", "jog forward", "roll forward", "come toward me", "walk toward me", "drive forward",
-                "move to the front", "get moving forward", "forward march", "take it forward", "stride forward"],
+                "move to the front", "get moving forward", "forward march", "take it forward", "stride forward",
+                "toddle forward", "plod forward", "saunter forward", "wander forward", "hike forward",
+                "tiptoe forward", "lumber forward", "shuffle forward", "edge forward", "nudge forward",
+                "head onward", "continue forward", "keep going forward", "venture forward", "move on ahead",
+                "bring yourself forward", "walk up", "pad forward", "dash forward", "sprint forward"],
     "backward": ["walk backward", "go back", "move backwards", "back up", "step back", "move back", "reverse",
                  "retreat", "walk backwards", "trot back", "go backwards", "back off", "step backwards",
                  "move in reverse", "walk back", "come back", "head back", "pull back", "shuffle back",
                  "withdraw", "reverse up", "go in reverse", "step away", "move away from me", "get back",
                  "walk away backwards", "ease back", "edge backward", "drop back", "fall back", "run backward",
-                 "jog back", "roll back", "take it back", "backpedal", "move to the rear", "stride backward"],
+                 "jog back", "roll back", "take it back", "backpedal", "move to the rear", "stride backward",
+                 "shuffle backward", "tiptoe back", "walk in reverse", "ease backwards", "move rearward",
+                 "back yourself up", "retrace your steps", "head backwards", "step to the rear", "pace backward",
+                 "give me some room", "reverse a bit", "go back a bit",
+                 "plod backward", "wander back"],
     "left": ["walk to the left", "step left", "move left", "sidestep to the left", "move to your left",
              "shuffle left", "slide to the left", "strafe left", "sidestep left", "step to your left",
              "go sideways to the left", "walk sideways left", "slide left", "edge to the left", "move leftward",
              "shift left", "shift to the left", "shuffle to your left", "step sideways to the left",
              "strafe to the left", "side step left", "move over to the left", "scuttle left", "drift left",
-             "walk leftwards", "sashay left", "nudge over to the left", "get over to the left", "slip left"],
+             "walk leftwards", "sashay left", "nudge over to the left", "get over to the left", "slip left",
+             "step aside to the left", "move sideways to the left", "slide over left", "budge left",
+             "move across to the left", "side-shuffle left", "shift over left", "traverse left",
+             "move laterally left", "step over to your left", "go sideways left", "walk sideways to your left"],
     "right": ["walk to the right", "step right", "move right", "sidestep to the right", "move to your right",
               "shuffle right", "slide to the right", "strafe right", "sidestep right", "step to your right",
               "go sideways to the right", "walk sideways right", "slide right", "edge to the right",
               "move rightward", "shift right", "shift to the right", "shuffle to your right",
               "step sideways to the right", "strafe to the right", "side step right", "move over to the right",
               "scuttle right", "drift right", "walk rightwards", "sashay right", "nudge over to the right",
-              "get over to the right", "slip right"],
+              "get over to the right", "slip right",
+              "step aside to the right", "move sideways to the right", "slide over right", "budge right",
+              "move across to the right", "side-shuffle right", "shift over right", "traverse right",
+              "move laterally right", "step over to your right", "go sideways right", "walk sideways to your right"],
 }
 MOVE_VERBS: Dict[str, Dict[str, List[str]]] = {d: _split(v) for d, v in _MOVE_VERBS.items()}
 # Verbs that carry a speed of their own.
-FAST_VERBS = ("run forward", "jog forward", "run backward", "jog back")
+FAST_VERBS = ("run forward", "jog forward", "run backward", "jog back", "dash forward", "sprint forward")
 
 # Where the distance goes, relative to the verb.
 DISTANCE_FRAMES = _split(["{v} {d}", "{v} {d}", "{v} for {d}", "{v} about {d}", "{v} roughly {d}",
@@ -234,7 +248,12 @@ _TURN_TEMPLATES = ["turn {dir}{a}", "turn to the {dir}{a}", "rotate {dir}{a}", "
                    "do a{a} turn {dir}", "turn{a} {dir}", "hang a {dir}",
                    "take a {dir}", "make a {dir}", "bear {dir}{a}", "yaw {dir}{a}", "turn{a} towards the {dir}",
                    "rotate{a} {rot}", "turn{a} {rot}", "spin{a} {rot}", "pivot{a} {rot}", "turn {rot}{a}",
-                   "rotate your body {dir}{a}", "turn on the spot to the {dir}{a}", "turn in place {dir}{a}"]
+                   "rotate your body {dir}{a}", "turn on the spot to the {dir}{a}", "turn in place {dir}{a}",
+                   "rotate round to the {dir}{a}", "come round to the {dir}{a}", "turn round {dir}{a}",
+                   "spin round to the {dir}{a}", "swing round {dir}{a}", "point yourself{a} to the {dir}",
+                   "orient yourself{a} to the {dir}", "rotate in place {dir}{a}", "turn your body{a} to the {dir}",
+                   "pivot on the spot {dir}{a}", "turn{a} to your {dir}", "go ahead and turn {dir}{a}",
+                   "rotate{a} towards your {dir}", "crank{a} to the {dir}"]
 TURN_TEMPLATES = _split(_TURN_TEMPLATES)
 ROTATION = {"right": ["clockwise"], "left": ["counterclockwise", "anticlockwise", "counter clockwise"]}
 # (phrase, direction, angle): fixed turns that carry their own angle.
@@ -253,6 +272,10 @@ FIXED_TURNS = _split([
     ("rotate a quarter turn counterclockwise", "left", 90.0), ("face the opposite direction", "left", 180.0),
     ("turn to face behind you", "left", 180.0), ("spin yourself around to face the other way", "left", 180.0),
     ("do an eighth of a turn to the right", "right", 45.0),
+    ("face backwards", "left", 180.0), ("flip around", "left", 180.0), ("reverse direction", "left", 180.0),
+    ("make a full turn", "left", 360.0), ("go all the way round", "left", 360.0),
+    ("half a turn to the right", "right", 180.0), ("turn to face the other direction", "left", 180.0),
+    ("rotate ninety to the right", "right", 90.0), ("make a right angle turn to the left", "left", 90.0),
 ])
 
 _ACTION_PHRASES = {
@@ -260,41 +283,67 @@ _ACTION_PHRASES = {
                          "seat yourself", "park it", "sit like a good dog", "sit for me", "sit still",
                          "go ahead and sit", "get into a sitting position", "sit on the floor", "sit back",
                          "down on your haunches", "sit pretty", "settle into a sit", "assume a sitting position",
-                         "be a good dog and sit", "sit on your hind legs", "drop into a sit", "sit right there"],
+                         "be a good dog and sit", "sit on your hind legs", "drop into a sit", "sit right there",
+                         "sit down please", "take a load off", "park yourself", "sit up nicely", "settle into a seat",
+                         "go to a sit", "take your seat", "have a sit down", "sit yourself on the floor",
+                         "lower into a sit", "sit back on your haunches", "find a spot and sit"],
     ("posture", "stand"): ["stand", "stand up", "get up", "stand tall", "rise", "get on your feet",
                            "stand on all four legs", "get back up", "rise up", "straighten up",
                            "come to a stand", "stand up straight", "up you get", "get up off the floor",
                            "stand back up", "push yourself up", "return to standing", "stand at attention",
-                           "assume a standing position", "rise to your feet", "stand upright"],
+                           "assume a standing position", "rise to your feet", "stand upright",
+                           "come up", "stand yourself up", "get upright", "rise and shine",
+                           "upsy daisy", "stand on your four paws", "lift yourself up", "all the way up",
+                           "get off the floor", "raise yourself up", "up on your paws", "stand up again"],
     ("posture", "lie_down"): ["lie down", "lay down", "get down", "lie on the floor", "lie flat",
                               "lay flat on the ground", "down", "lie down flat", "go lie down", "lay yourself down",
                               "settle down on the floor", "lie on your stomach", "get down on the ground",
                               "take a nap", "lie down and rest", "drop to the floor", "go to sleep",
                               "lower yourself to the ground", "lie low", "assume a lying position",
-                              "stretch out on the floor", "lay down on the ground", "go down flat"],
+                              "stretch out on the floor", "lay down on the ground", "go down flat",
+                              "lie on the ground", "hit the deck", "flat on the floor", "lay flat", "get low",
+                              "down on the ground", "lie yourself down", "sprawl out", "go flat",
+                              "lower your body to the floor", "take a rest on the floor", "lie down over there",
+                              "drop down and lie there"],
     ("trick", "dance"): ["dance", "do a dance", "show me your dance moves", "bust a move", "boogie",
                          "dance for me", "do your dance", "dance around", "show me some moves", "groove",
                          "get your groove on", "do a happy dance", "let me see you dance", "dance a bit",
                          "start dancing", "do a little dance routine", "shake your body", "perform a dance",
-                         "do the robot dance", "wiggle to the music"],
+                         "do the robot dance", "wiggle to the music",
+                         "shake it", "show me a dance", "party time", "move to the beat", "do a dance move",
+                         "give me a dance", "cut a rug", "dance like nobody is watching", "strut your stuff",
+                         "do the cha cha", "break dance", "dance your heart out", "hit the dance floor",
+                         "let's boogie", "get down and boogie"],
     ("trick", "wave"): ["wave", "wave hello", "say hi with your paw", "wave your paw", "wave goodbye",
                         "wave at me", "give a wave", "wave to the camera", "raise your paw and wave", "say hello",
                         "say bye with your paw", "wave at everyone", "lift a paw and wave", "wave hi",
-                        "do a wave", "greet everyone", "wave your front leg", "say goodbye", "wave to our guest"],
+                        "do a wave", "greet everyone", "wave your front leg", "say goodbye", "wave to our guest",
+                        "wave at the kids", "say hello with your paw", "wave bye bye", "give a little wave",
+                        "lift your paw to say hi", "salute with your paw", "wave to grandma", "say hi",
+                        "wave hello to everyone", "give us a wave goodbye"],
     ("trick", "stretch"): ["stretch", "do a stretch", "stretch your legs", "have a good stretch", "stretch out",
                            "do some stretching", "stretch a little", "warm up", "do your stretches",
                            "loosen up", "stretch your back", "give yourself a stretch", "do a big stretch",
                            "stretch it out", "start stretching", "do a yoga stretch", "unwind with a stretch",
-                           "stretch those muscles"],
+                           "stretch those muscles",
+                           "have a stretch", "stretch yourself out", "do a downward dog", "stretch like a cat",
+                           "loosen those legs", "work out the kinks", "get the stiffness out",
+                           "warm up your muscles", "stretch before we go", "do your morning stretch"],
     ("trick", "spin"): ["spin", "do a spin", "spin around", "twirl", "do a twirl", "spin in a circle",
                         "spin around in place", "twirl around", "do a little spin", "spin on the spot",
                         "whirl around", "do a spin for me", "go round in a circle",
-                        "spin like a top", "do a spinning trick", "rotate in a circle for fun"],
+                        "spin like a top", "do a spinning trick", "rotate in a circle for fun",
+                        "spin round", "turn in a little circle", "twirl for me", "whirl", "do a quick spin",
+                        "spin yourself around", "go round and round", "do a spin move", "twirl in place",
+                        "spin around like a top", "do a twirl on the spot"],
     ("stop", ""): ["stop", "halt", "stop moving", "freeze", "hold it right there", "stand still", "stop right there",
                    "that's enough", "enough", "quit it", "stop it", "whoa", "stay", "hold it", "stop now",
                    "stop immediately", "no more moving", "come to a stop", "stop what you're doing", "cease",
                    "stay right there", "hold still", "please stop", "stop stop stop", "abort", "break it off",
-                   "knock it off", "stop walking", "emergency stop", "hold your position"],
+                   "knock it off", "stop walking", "emergency stop", "hold your position",
+                   "stop that", "hold up", "wait, stop", "stop there", "no, stop", "quit moving",
+                   "that's far enough", "put the brakes on", "all stop", "stop right now", "stop all motion",
+                   "cease moving", "stop, stop", "okay stop"],
 }
 ACTION_PHRASES = {key: _split(v) for key, v in _ACTION_PHRASES.items()}
 # Nouns of actions for indirect requests ("how about a dance").
@@ -313,7 +362,9 @@ _WAIT_TEMPLATES = ["wait {t}", "pause for {t}", "hold on for {t}", "wait for {t}
                    "wait around for {t}", "give it {t}", "sit tight {t}", "chill for {t}", "wait there for {t}",
                    "stand by for {t}", "wait a bit, {t}", "pause there for {t}", "don't move for {t}",
                    "hold your position for {t}", "freeze for {t}", "linger for {t}", "stay still for {t}",
-                   "idle for {t}", "wait about {t}"]
+                   "idle for {t}", "wait about {t}",
+                   "hold up for {t}", "stay there for {t}", "keep still for {t}", "wait a moment, {t}",
+                   "take five for {t}", "sit still for {t}", "stay in place for {t}", "hold on a sec, {t}"]
 WAIT_TEMPLATES = _split(_WAIT_TEMPLATES)
 # "sit tight" and "freeze for" must not become a posture or a stop.
 
@@ -592,7 +643,7 @@ def _command(rng, split) -> Example:
 
 
 def _multi(rng, split) -> Example:
-    count = rng.choices([2, 3, 4], weights=[0.62, 0.3, 0.08])[0]
+    count = rng.choices([2, 3, 4], weights=[0.5, 0.36, 0.14])[0]
     texts, targets, templates = [], [], []
     for i in range(count):
         text, target, ids = _clause(rng, split)

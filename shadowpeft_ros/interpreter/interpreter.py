@@ -23,6 +23,9 @@ from .engine import PlanEngine
 
 logger = logging.getLogger("shadowpeft_ros")
 
+# What answers remote ([REMOTE]) requests.
+REMOTE_OFFLOAD, REMOTE_IN_PROCESS, REMOTE_NONE = "offload", "in-process", "none"
+
 
 @dataclass
 class InterpreterOptions:
@@ -93,25 +96,32 @@ class Interpreter:
             return self.options.detached_path
         return str(ensure_detached_export(self.options.adapter_path, self.options.backbone or None))
 
+    def remote_source(self) -> str:
+        """Return what answers remote requests: REMOTE_OFFLOAD, REMOTE_IN_PROCESS or REMOTE_NONE."""
+        if (self._remote is not None and self._injected["remote"]) or (self.offload is not None and self.offload.enabled):
+            return REMOTE_OFFLOAD
+        if self._attached is not None or self.options.in_process_attached:
+            return REMOTE_IN_PROCESS
+        return REMOTE_NONE
+
     def remote_kind(self) -> str:
-        """Say what answers remote requests: 'offload <url>', 'in-process', or 'none'."""
+        """Describe the remote side for logs and diagnostics: 'offload <url>', 'in-process', or 'none'."""
+        source = self.remote_source()
+        if source != REMOTE_OFFLOAD:
+            return source
         if self._remote is not None and self._injected["remote"]:
             return f"offload {getattr(getattr(self._remote, 'options', None), 'url', '') or 'injected'}"
-        if self.offload is not None and self.offload.enabled:
-            return f"offload {self.offload.url}"
-        if self._attached is not None or self.options.in_process_attached:
-            return "in-process"
-        return "none"
+        return f"offload {self.offload.url}"
 
     def _build_remote(self):
         if self._remote is not None:
             return self._remote
-        kind = self.remote_kind()
-        if kind.startswith("offload"):
+        source = self.remote_source()
+        if source == REMOTE_OFFLOAD:
             from ..offload.client import OffloadClient
 
             self._remote = OffloadClient(self.offload).start()
-        elif kind == "in-process":
+        elif source == REMOTE_IN_PROCESS:
             if self._attached is None:
                 from .engine import AttachedEngine
 

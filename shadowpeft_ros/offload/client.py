@@ -179,6 +179,7 @@ class OffloadClient:
         self._http = httpx.Client(base_url=options.url, headers=headers, timeout=timeout, transport=transport)
         self._pool = ThreadPoolExecutor(max_workers=options.max_in_flight, thread_name_prefix="offload-request")
         self._lock = threading.Lock()
+        self._probed = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._prober: Optional[threading.Thread] = None
         self.reachable: Optional[bool] = None
@@ -352,6 +353,7 @@ class OffloadClient:
                 self.last_probe_rtt_s = self.last_probe_at - started
             else:
                 self.last_error = error
+            self._probed.notify_all()
         if was is not ok:
             (logger.info if ok else logger.warning)("offload server %s %s", self.options.url,
                                                     "reachable" if ok else f"unreachable: {error}")
@@ -360,6 +362,21 @@ class OffloadClient:
         elif not ok and (trial or self.breaker.state == "closed"):
             self.breaker.record_failure()
         return ok
+
+    def wait_until_probed(self, timeout_s: float, until_reachable: bool = False) -> Optional[bool]:
+        """Block until a health probe has answered (or, with ``until_reachable``, one said ready); return ``reachable``.
+
+        A freshly started client knows nothing of its server, and the policy refuses [REMOTE]
+        work while reachability is unknown; a caller that is about to send commands waits here first.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._probed:
+            while (self.reachable is not True) if until_reachable else (self.reachable is None):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._probed.wait(left)
+            return self.reachable
 
     def _probe_loop(self) -> None:
         failures = 0
