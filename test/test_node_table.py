@@ -207,7 +207,7 @@ def test_sim_clock_and_overrides_reach_both_starters(recording_launch, tmp_path)
 
 
 def test_package_xml_declares_what_nodes_and_launch_files_use():
-    """Every ROS package imported by the nodes or started by a launch file is a dependency in package.xml."""
+    """Every ROS package imported by the nodes, started by a launch file or bridged is a dependency in package.xml."""
     import xml.etree.ElementTree as ET
 
     root = ET.parse(ROOT / "package.xml").getroot()
@@ -219,6 +219,8 @@ def test_package_xml_declares_what_nodes_and_launch_files_use():
         used |= set(re.findall(r'package="(\w+)"', text))
         used |= {m for m in ("rclpy", "launch", "launch_ros", "ament_index_python")
                  if re.search(rf"^\s*(?:from|import) {m}\b", text, re.M)}
+    # The gz bridge needs the ROS side of every type it bridges at run time.
+    used |= set(re.findall(r'ros_type_name: "(\w+)/msg/', (ROOT / "config" / "gz_bridge.yaml").read_text()))
     used.discard("shadowpeft_ros")
     assert used - declared == set(), "used but not declared in package.xml"
 

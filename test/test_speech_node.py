@@ -274,7 +274,7 @@ def test_half_duplex_over_dds_mutes_commands_while_the_speaker_talks_but_not_sto
     time.sleep(1.2)  # one diagnostics period
     assert [(c.text, c.is_stop) for c in listener.commands] == [("stop", True)]
     assert node.duplex.muted_count == 1 and node.duplex.stops_passed == 1
-    status = [s for a in diagnostics for s in a.status if s.name == "shadowpeft_ros: speech"][-1]
+    status = [s for a in diagnostics for s in a.status if s.name == "speech: recognition"][-1]
     values = {kv.key: kv.value for kv in status.values}
     from shadowpeft_ros.speech.options import DEFAULT_ASR_MODEL
 

@@ -15,7 +15,6 @@ the rest of the dog does not depend on being heard.
 
 from __future__ import annotations
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import Bool, String
@@ -24,8 +23,9 @@ from .. import topics
 from ..speech.options import SpeakerOptions
 from ..speech.speaker import Speaker
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
+from .diagnostics import OK, WARN, NodeDiagnostics
 from .params import declare_options
-from .speech_node import SPEAKING_TEXT_TOPIC, SPEAKING_TOPIC, diagnostic_array
+from .speech_node import SPEAKING_TEXT_TOPIC, SPEAKING_TOPIC
 from .transport import create_typed_subscription
 
 
@@ -51,7 +51,6 @@ class SpeakerNode(Node):
         self._speaking_text_pub = self.create_publisher(String, speaking_text_topic, COMMAND_QOS)
         self._speaking_pub = self.create_publisher(Bool, speaking_topic, LATCHED_QOS)
         self._speaking_pub.publish(Bool(data=False))
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, diagnostics_topic, 10)
         # The speaker's worker thread calls this around each playback; publishing is thread-safe in rclpy.
         self.speaker = Speaker(self.options, on_speaking=self.speaking_changed, on_text=self.speaking_text)
         for problem in self.speaker.problems:
@@ -60,7 +59,8 @@ class SpeakerNode(Node):
         create_typed_subscription(self, "PlanOutcome", outcome_topic, self.outcome_callback, COMMAND_QOS, transport)
         state = "on" if self.speaker.available else "off" if not self.options.enabled else "unavailable"
         self.get_logger().info(f"speaker {state} (voice {self.options.voice}, {self.options.speed_wpm} wpm)")
-        self.create_timer(1.0, self.diagnostics_callback)
+        self.diagnostics = NodeDiagnostics(self, "speaker", 1.0, diagnostics_topic)
+        self.diagnostics.add("voice", self.voice_status)
 
     def speaking_text(self, text: str) -> None:
         self._speaking_text_pub.publish(String(data=text))
@@ -68,14 +68,14 @@ class SpeakerNode(Node):
     def speaking_changed(self, speaking: bool) -> None:
         self._speaking_pub.publish(Bool(data=speaking))
 
-    def diagnostics_callback(self) -> None:
+    def voice_status(self):
+        """Speaking or not, replies spoken, and why espeak-ng or the sound card is unavailable."""
         speaker = self.speaker
         state = "on" if speaker.available else "off" if not self.options.enabled else "unavailable"
         values = {"speaking": speaker.speaking, "state": state, "replies_spoken": len(speaker.spoken),
                   "problems": "; ".join(speaker.problems)}
-        level = DiagnosticStatus.WARN if speaker.problems and self.options.enabled else DiagnosticStatus.OK
-        message = "speaking" if speaker.speaking else state
-        self._diagnostics_pub.publish(diagnostic_array(self, "shadowpeft_ros: speaker", level, message, values))
+        level = WARN if speaker.problems and self.options.enabled else OK
+        return level, "speaking" if speaker.speaking else state, values
 
     def say_callback(self, msg: String) -> None:
         if self.speaker.say(msg.data):

@@ -24,7 +24,6 @@ from typing import Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rcl_interfaces.msg import ParameterDescriptor
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
@@ -39,20 +38,12 @@ from ..speech.gate import STOP_WORDS, CommandGate
 from ..speech.options import AsrOptions, AudioOptions, GateOptions, SegmenterOptions
 from ..speech.pipeline import SpeechPipeline, Utterance
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
+from .diagnostics import ERROR, OK, NodeDiagnostics
 from .params import declare_options
 from .transport import TypedPublisher
 
 SPEAKING_TOPIC = "/voice/speaking"
 SPEAKING_TEXT_TOPIC = "/voice/speaking_text"
-
-
-def diagnostic_array(node: Node, name: str, level: bytes, message: str, values: dict) -> DiagnosticArray:
-    """Return a one-status DiagnosticArray stamped now (shared by the speech and speaker nodes)."""
-    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=node.get_name(),
-                              values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
-    array = DiagnosticArray(status=[status])
-    array.header.stamp = node.get_clock().now().to_msg()
-    return array
 
 
 class SpeechNode(Node):
@@ -106,8 +97,9 @@ class SpeechNode(Node):
                                  callback_group=self._service_group)
         self.create_subscription(String, speaking_text_topic, self.speaking_text_callback, COMMAND_QOS,
                                  callback_group=self._service_group)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, diagnostics_topic, 10)
-        self.create_timer(1.0, self.diagnostics_callback)
+        # The same helper as the other nodes, so every status is named "<node>: <check>".
+        self.diagnostics = NodeDiagnostics(self, "speech", 1.0, diagnostics_topic)
+        self.diagnostics.add("recognition", self.recognition_status)
         self._set_state("loading")
         # Model loading takes from a fraction of a second to minutes; the node answers meanwhile.
         # The same thread then runs recognition for the node's lifetime.
@@ -188,7 +180,8 @@ class SpeechNode(Node):
     def speaking_callback(self, msg: Bool) -> None:
         self.duplex.set_speaking(bool(msg.data))
 
-    def diagnostics_callback(self) -> None:
+    def recognition_status(self):
+        """Model, last latency, VAD state, half-duplex state and counts, as a diagnostic."""
         backend, pipeline = self.backend, self.pipeline
         error = self.state.startswith("error")
         values = {
@@ -206,8 +199,7 @@ class SpeechNode(Node):
             "bad_audio": 0 if pipeline is None else pipeline.bad_audio,
             "last_audio_problem": "" if pipeline is None else pipeline.last_problem,
         }
-        level = DiagnosticStatus.ERROR if error else DiagnosticStatus.OK
-        self._diagnostics_pub.publish(diagnostic_array(self, "shadowpeft_ros: speech", level, self.state, values))
+        return (ERROR if error else OK), self.state, values
 
     def push_to_talk_callback(self, request, response):
         self.gate.set_push_to_talk(bool(request.data))

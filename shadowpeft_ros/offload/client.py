@@ -43,21 +43,25 @@ class OffloadOptions:
         "help": f"Bearer token for the server; empty falls back to ${TOKEN_ENV}."})
     # 3 s: a CPU server (the demo's loopback one, 2 cores) answers a long plan in up to ~2.7 s
     # (docs/results, cloud-lora p95), the paper's GPU server in 1.42 s; a user waits that long for a reply.
-    deadline_s: float = field(default=3.0, metadata={
+    deadline_s: float = field(default=3.0, metadata={"range": (0.01, 120),
         "help": "Longest wait for a remote answer, from sending it; after that the robot answers alone."})
-    late_grace_s: float = field(default=5.0, metadata={
+    late_grace_s: float = field(default=5.0, metadata={"range": (0.0, 600),
         "help": "How long after its deadline a remote answer is still received, only to be logged and dropped."})
-    connect_timeout_s: float = field(default=0.5, metadata={"help": "TCP connect timeout of every call."})
-    probe_interval_s: float = field(default=1.0, metadata={"help": "Health probe period while the server answers."})
-    probe_timeout_s: float = field(default=0.5, metadata={"help": "A probe slower than this counts as a failure."})
-    probe_max_backoff_s: float = field(default=8.0, metadata={
+    connect_timeout_s: float = field(default=0.5, metadata={"range": (0.01, 60),
+        "help": "TCP connect timeout of every call."})
+    probe_interval_s: float = field(default=1.0, metadata={"range": (0.01, 600),
+        "help": "Health probe period while the server answers."})
+    probe_timeout_s: float = field(default=0.5, metadata={"range": (0.01, 60),
+        "help": "A probe slower than this counts as a failure."})
+    probe_max_backoff_s: float = field(default=8.0, metadata={"range": (0.01, 3600),
         "help": "Longest pause between probes while the server does not answer (exponential backoff up to it)."})
-    failure_threshold: int = field(default=3, metadata={
+    failure_threshold: int = field(default=3, metadata={"range": (1, 1000),
         "help": "Consecutive failures that open the circuit breaker."})
-    reset_timeout_s: float = field(default=2.0, metadata={
+    reset_timeout_s: float = field(default=2.0, metadata={"range": (0.01, 3600),
         "help": "Seconds the breaker stays open before a half-open trial."})
-    max_in_flight: int = field(default=4, metadata={"help": "Concurrent remote requests (extra ones wait)."})
-    simulated_rtt_s: float = field(default=0.0, metadata={
+    max_in_flight: int = field(default=4, metadata={"range": (1, 256),
+        "help": "Concurrent remote requests (extra ones wait)."})
+    simulated_rtt_s: float = field(default=0.0, metadata={"range": (0.0, 60),
         "help": "BENCHMARK ONLY: network round-trip time added on the client, half before sending, half after."})
 
     def __post_init__(self):
