@@ -130,3 +130,35 @@ def test_an_interpreter_fallback_never_scores_as_an_answer_or_a_refusal():
 
 
 ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parent
+
+
+def _record(kind, decision, exact, escalated=False, actions=(), **extra):
+    return {"scores": {"exact": exact, "kind": kind}, "decision": decision, "escalated": escalated,
+            "out_of_scope": kind == "out_of_scope", "final_plan": {"actions": list(actions)}, **extra}
+
+
+def test_on_board_decisions_count_coverage_precision_and_out_of_scope_handling():
+    records = [_record("command", "local", True), _record("command", "local", False),
+               _record("command", "remote", True, escalated=True), _record("command", "refused:low_confidence", False),
+               _record("out_of_scope", "remote", True, escalated=True),
+               _record("out_of_scope", "local", False, actions=[{"type": "move"}]),
+               _record("refusal", "local", True)]
+    s = m.on_board_decisions(records)
+    assert s["local_coverage"] == 0.5 and s["local_precision"] == 0.5
+    assert s["oos_handed_on"] == 0.5 and s["oos_acted_on"] == 0.5
+    # A configuration without an on-board model has no such figures.
+    assert set(m.on_board_decisions([_record("command", "remote", True)]).values()) == {None}
+
+
+def test_error_categories_follow_the_case_and_the_table_counts_errors():
+    from shadowpeft_ros.evaluation.report import case_categories, category_table
+
+    two_steps = {"modality": "audio", "reference_text": "Walk three feet, then turn left.", "scores": {"kind": "command",
+                 "exact": False}, "expected": {"actions": [{"type": "move"}, {"type": "turn"}]}}
+    sit = {"modality": "text", "text": "Sit.", "scores": {"kind": "command", "exact": True},
+           "expected": {"actions": [{"type": "posture"}]}}
+    assert case_categories(two_steps) == ["numbers", "units", "multi-step", "turns", "spoken (ASR noise)"]
+    assert case_categories(sit) == ["postures and tricks"]
+    table = category_table({"a": {"cases": [two_steps, sit]}})
+    assert "| multi-step (two or more actions) | 1 | 0.0 % (1 wrong) |" in table
+    assert "| postures and tricks (a posture or trick) | 1 | 100.0 % (0 wrong) |" in table

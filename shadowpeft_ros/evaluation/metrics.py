@@ -198,6 +198,25 @@ def mean(flags: Iterable[Optional[bool]]) -> Optional[float]:
     return sum(values) / len(values) if values else None
 
 
+def on_board_decisions(scored: Sequence[dict]) -> Dict[str, Optional[float]]:
+    """Return how the on-board model decided, for configurations that have one (None otherwise).
+
+    - ``local_coverage``: share of in-scope commands whose plan was decided on board;
+    - ``local_precision``: share of those on-board plans that were exactly right (a wrong one moves the dog);
+    - ``oos_handed_on``: share of out-of-scope questions the on-board model handed on ([REMOTE]);
+    - ``oos_acted_on``: share of out-of-scope questions that became motion.
+    """
+    if not any(r.get("decision") in ("local", "fallback_local") for r in scored):
+        return {"local_coverage": None, "local_precision": None, "oos_handed_on": None, "oos_acted_on": None}
+    commands = [r for r in scored if r["scores"].get("kind") == "command"]
+    local = [r for r in commands if r.get("decision") in ("local", "fallback_local")]
+    oos = [r for r in scored if r.get("out_of_scope")]
+    return {"local_coverage": len(local) / len(commands) if commands else None,
+            "local_precision": mean(r["scores"]["exact"] for r in local),
+            "oos_handed_on": mean(bool(r.get("escalated")) for r in oos),
+            "oos_acted_on": mean(bool((r.get("final_plan") or {}).get("actions")) for r in oos)}
+
+
 def summarise(records: Sequence[dict], audio_given: bool, sim: bool) -> Dict[str, Optional[float]]:
     """Aggregate per-case records of one configuration into the summary metrics of results.json.
 
@@ -224,6 +243,7 @@ def summarise(records: Sequence[dict], audio_given: bool, sim: bool) -> Dict[str
             r.get("escalated") is not None for r in scored) else None,
         "invalid_output_rate": mean(r.get("final_plan") is None for r in scored),
     }
+    summary.update(on_board_decisions(scored))
     for stage, values in latencies.items():
         summary[f"latency_{stage}_p50_s"] = percentile(values, 50)
         summary[f"latency_{stage}_p95_s"] = percentile(values, 95)

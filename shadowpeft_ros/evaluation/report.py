@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -138,6 +139,62 @@ def claims_markdown(claims: dict) -> str:
     return "\n".join(out)
 
 
+# Error categories of a case; a case can fall into several. Units: said in something other than metres.
+_UNIT_WORDS = re.compile(r"\b(centimet|feet|foot|ft\b|yard|yd\b|inch|millimet|minute|min\b|cm\b)", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+                     r"forty|fifty|sixty|seventy|eighty|ninety|hundred|half|quarter|couple|dozen)\b", re.I)
+CATEGORIES = (("numbers", "a number is said"), ("units", "a unit other than metres"),
+              ("multi-step", "two or more actions"), ("turns", "a turn"), ("postures and tricks", "a posture or trick"),
+              ("out of scope", "a question or unknown request"), ("unsafe", "must be refused"),
+              ("spoken (ASR noise)", "heard through Whisper"))
+
+
+def case_categories(record: dict) -> List[str]:
+    """Return the error categories of one case record."""
+    text = record.get("reference_text") or record.get("text") or ""
+    actions = (record.get("expected") or {}).get("actions") or []
+    kind = (record.get("scores") or {}).get("kind") or record.get("kind")
+    found = []
+    if kind == "command":
+        found += ["numbers"] if _NUMBER.search(text) else []
+        found += ["units"] if _UNIT_WORDS.search(text) else []
+        found += ["multi-step"] if len(actions) > 1 else []
+        found += ["turns"] if any(a.get("type") == "turn" for a in actions) else []
+        found += ["postures and tricks"] if any(a.get("type") in ("posture", "trick") for a in actions) else []
+    elif kind == "out_of_scope" or record.get("out_of_scope"):
+        found.append("out of scope")
+    elif kind == "refusal":
+        found.append("unsafe")
+    if record.get("modality") == "audio":
+        found.append("spoken (ASR noise)")
+    return found
+
+
+def category_table(configurations: Dict[str, dict]) -> str:
+    """Return the exact-plan rate per error category and configuration, with the errors out of the cases."""
+    names = [n for n, c in configurations.items() if c.get("cases")]
+    lines = ["| category | cases | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for category, meaning in CATEGORIES:
+        row, count = [], None
+        for name in names:
+            records = [r for r in configurations[name]["cases"] if r.get("scores") and category in case_categories(r)]
+            count = len(records) if count is None else count
+            errors = sum(not r["scores"]["exact"] for r in records)
+            row.append(f"{_pct(1 - errors / len(records))} ({errors} wrong)" if records else "–")
+        lines.append(f"| {category} ({meaning}) | {count or 0} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def on_board_table(summary: Dict[str, dict]) -> str:
+    """Return the on-board decisions of the configurations that have an on-board model."""
+    rows = [(n, s) for n, s in summary.items() if s.get("local_coverage") is not None]
+    lines = ["| configuration | commands decided on board | exactly right of those | out of scope handed on | "
+             "out of scope acted on |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {_pct(s['local_coverage'])} | {_pct(s['local_precision'])} | {_pct(s['oos_handed_on'])} | "
+              f"{_pct(s['oos_acted_on'])} |" for n, s in rows]
+    return "\n".join(lines)
+
+
 def summary_markdown(results: dict, command: str = "") -> str:
     """Return summary.md: the table, the micro-claims, the machine and the command that made them."""
     meta = results["meta"]
@@ -166,6 +223,11 @@ def summary_markdown(results: dict, command: str = "") -> str:
                   f"deadline {deployment['deadline_s']:g} s, limits `{deployment['limits']['on_violation']}`; each "
                   "remote model behind a `shadowpeft serve` process on loopback, reached by the robot's client.", ""]
     lines += [summary_table(results["summary"]), "", by_input_table(results.get("summary_by_input", {}), heard_by),
+              "", "## On board", "", "The detached shadow's decisions (goal: >= 70 % of commands decided on board, >= 95 % of "
+              "those exactly right, out-of-scope questions never acted on and >= 95 % handed on):", "",
+              on_board_table(results["summary"]),
+              "", "## Errors by category", "", "Exact plans per category (a case can count in several):", "",
+              category_table(results["configurations"]),
               "", "## Micro-claims", "", claims_markdown(results.get("micro_claims", {})),
               "", "## Configurations", ""]
     for name, conf in results["configurations"].items():
