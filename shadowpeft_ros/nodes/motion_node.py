@@ -27,6 +27,7 @@ from typing import List
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -42,6 +43,8 @@ from .diagnostics import OK, WARN, ERROR, NodeDiagnostics
 from .params import declare_options, range_descriptor
 from .transport import TypedPublisher, create_typed_subscription, resolve_transport
 
+# How long destroy_node waits for reliable /cmd_vel readers to acknowledge the final zero twist.
+FINAL_TWIST_ACK_TIMEOUT_S = 0.5
 
 
 class MotionNode(Node):
@@ -303,6 +306,11 @@ class MotionNode(Node):
             self._destroyed = True
             try:
                 self._publish_twist((0.0, 0.0, 0.0))
+                # Destroying the publisher drops what a reliable reader has not acknowledged yet:
+                # give the driver a moment to have it, without hanging on a reader that is gone.
+                if not self._cmd_pub.wait_for_all_acked(Duration(seconds=FINAL_TWIST_ACK_TIMEOUT_S)):
+                    self.get_logger().warning("the final zero twist was not acknowledged by every subscriber "
+                                              f"within {FINAL_TWIST_ACK_TIMEOUT_S:g} s")
             except Exception as exc:  # the context may already be shut down; nothing more can be sent
                 self.get_logger().warning(f"could not send the final zero twist: {exc}")
         return super().destroy_node()
