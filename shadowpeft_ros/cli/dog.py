@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import tempfile
 import threading
@@ -181,6 +182,10 @@ def _start_local_offload(offload, interpreter_params: dict):
     interpreter_params["offload.url"] = server.url
     interpreter_params["offload.token"] = server.token
     return server
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class DogSession:
@@ -386,12 +391,17 @@ class DogSession:
     def run(self) -> dict:
         import rclpy
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
 
         # The simulator and the language model share this process. With Python's default 5 ms GIL
         # switch interval, every torch op of the model waited for the physics thread to yield:
         # measured here, one command took 117 s beside the sim-time simulator, 20 s with 0.5 ms.
         sys.setswitchinterval(0.0005)
-        rclpy.init()
+        # rclpy's own handlers would shut the context down at Ctrl-C, before the nodes are destroyed,
+        # and the motion node's final zero twist could not go out. Python's handler raises
+        # KeyboardInterrupt in this thread instead, and SIGTERM (a service manager) does the same.
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         nodes = []
         executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
         spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
@@ -417,6 +427,7 @@ class DogSession:
             for node in reversed(nodes):
                 node.destroy_node()
             rclpy.try_shutdown()
+            signal.signal(signal.SIGTERM, previous_sigterm)
         return self._report()
 
     def _record_offload_state(self, nodes) -> None:
