@@ -14,7 +14,9 @@ What it measures, all in one process except the memory probes:
    the same function that gives the figure in ``docs/results/summary.md``.
    Latency is end of speech -> transcript ready. Peak RSS comes from a separate process per model
    (load, warm-up, five clips), since one process holding every model has one peak for all.
-2. Other decoding settings (word-list hotwords, beam 5), decoded offline on the same clips.
+2. Other decoding settings (word-list hotwords, beam 5), decoded offline on the same clips; the beam
+   search settings, the encoder context and temperature fallback are compared on the cases, the
+   held-out set and the stops in ``benchmarks/bench_speech_decoding.py``.
 3. Noise: the same clips mixed with a fan and with babble (``speech.corpus``) at 10 and 0 dB SNR.
 4. Held-out: sentences and voices that neither the cases nor the bias text come from, with the
    bias's failure counted: command words in the transcript that were not said ("forward the degrees").
@@ -87,16 +89,26 @@ def rss_probe(model: str, clips) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def offline_transcripts(backend, audios, segmenter=None):
-    """Segment each signal with the streaming VAD and transcribe it: the speech path without real time."""
+def vad_segments(audios, segmenter=None):
+    """Segment each signal with the streaming VAD: a list of segment lists, one per signal."""
     from shadowpeft_ros.speech.vad import segment_audio
 
+    return [segment_audio(audio, segmenter) for audio in audios]
+
+
+def transcribe_segments(backend, segmented):
+    """Transcribe already segmented signals: one text (the segments joined) and decode time per signal."""
     texts, decode = [], []
-    for audio in audios:
-        parts = [backend.transcribe(s.audio) for s in segment_audio(audio, segmenter)]
+    for segments in segmented:
+        parts = [backend.transcribe(s.audio) for s in segments]
         texts.append(" ".join(p.text.strip() for p in parts).strip())
         decode.append(sum(p.decode_s for p in parts))
     return texts, decode
+
+
+def offline_transcripts(backend, audios, segmenter=None):
+    """Segment each signal with the streaming VAD and transcribe it: the speech path without real time."""
+    return transcribe_segments(backend, vad_segments(audios, segmenter))
 
 
 def false_command_words(refs, hyps) -> float:

@@ -43,8 +43,9 @@ def register(subparsers) -> None:
                         help="Bias decoding toward the command language's vocabulary.")
     parser.add_argument("--compute-type", default=defaults.compute_type, help="faster-whisper weight type.")
     parser.add_argument("--beam-size", type=int, default=defaults.beam_size, help="Beam width (1 = greedy).")
-    parser.add_argument("--encoder-context-s", type=float, default=defaults.encoder_context_s,
-                        help="faster-whisper encoder context in seconds (30 = Whisper's full window).")
+    parser.add_argument("--encoder-context-s", type=float, default=0.0,
+                        help="faster-whisper encoder context in seconds (30 = Whisper's full window; 0 = the "
+                             "model's measured setting, 15 s for tiny.en and 10 s otherwise).")
     parser.add_argument("--language", default=defaults.language,
                         help="Language code; empty lets a multilingual model (base) detect it.")
     parser.add_argument("--speed", type=float, default=1.0, help="Playback speed: 1.0 is real time.")

@@ -63,6 +63,23 @@ def confidence_from_logprobs(avg_logprobs: List[float], token_counts: List[int])
     return float(min(1.0, math.exp(mean)))
 
 
+def repeats_itself(text: str, min_words: int = 3) -> bool:
+    """Return True when ``text`` ends with a run of words said twice in a row, one word off at most.
+
+    A short text that loops ("How many days are in a week? How many days are in a week?") is not
+    compressible enough for Whisper's compression-ratio check, yet it is the same failure: beam
+    search with length normalisation prefers a second, cheaply copied sentence to the end of text.
+    A run of ``min_words`` or more repeated back to back (one word of a run of four or more may
+    differ: "eight" then "eighty") is the sign; the caller decodes again, it does not cut the text.
+    """
+    words = [w for w in (t.strip(".,!?;:\"'()").lower() for t in text.split()) if w]
+    for k in range(min_words, len(words) // 2 + 1):
+        first, second = words[-2 * k:-k], words[-k:]
+        if sum(a != b for a, b in zip(first, second)) <= (1 if k >= 4 else 0):
+            return True
+    return False
+
+
 def bundled_model_path(name: str = TINY_EN) -> Path:
     """Return the verified local directory of a bundled model ("tiny.en" or "base")."""
     try:
@@ -116,6 +133,13 @@ class FasterWhisperBackend:
         self.bias = bias_text(options.bias, options.bias_text)
         self.full_window_decodes = 0  # short-context decodes that had to be redone on the full 30 s
         self.unbiased_retries = 0  # biased decodes that wrote nothing and were redone without the bias
+        self.loop_check = True  # short-context output that repeats a run of words is decoded again on 30 s
+        # Beam search settings both paths pass on (CTranslate2's generate and faster-whisper's
+        # transcribe take the same names); the speech benchmark's decoding mode varies them.
+        self.decoding = {"beam_size": options.beam_size, "patience": options.patience,
+                         "length_penalty": options.length_penalty,
+                         "repetition_penalty": options.repetition_penalty,
+                         "no_repeat_ngram_size": options.no_repeat_ngram_size}
         self._short = None
         self._prompts = {}  # language -> (tokenizer, prompt, suppressed tokens) for the short path
         if options.encoder_context_s < 30.0:
@@ -151,8 +175,9 @@ class FasterWhisperBackend:
 
         The Whisper encoder costs the same for 2 s of speech as for 30 s, because the input is padded
         to 30 s. CTranslate2 accepts a shorter mel input, and the encoder's cost falls with it. Whisper
-        was trained on 30 s windows, so very short contexts make it loop; a repetitive result is
-        therefore thrown away and decoded again on the full window.
+        was trained on 30 s windows, so very short contexts make it loop; a repetitive result (too
+        compressible, too long, or a run of words said twice in a row) is therefore thrown away and
+        decoded again on the full window.
         """
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import get_compression_ratio
@@ -172,7 +197,7 @@ class FasterWhisperBackend:
 
         def generate(with_prompt):
             result = self.model.model.generate(
-                encoded, [with_prompt], beam_size=self.options.beam_size, max_length=len(with_prompt) + max_new,
+                encoded, [with_prompt], **self.decoding, max_length=len(with_prompt) + max_new,
                 return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
             return result, result.sequences_ids[0]
 
@@ -184,7 +209,7 @@ class FasterWhisperBackend:
             self.unbiased_retries += 1
             result, tokens = generate(plain)
             text = tokenizer.decode(tokens).strip()
-        if len(tokens) >= max_new or get_compression_ratio(text) > 2.4:
+        if len(tokens) >= max_new or get_compression_ratio(text) > 2.4 or (self.loop_check and repeats_itself(text)):
             logger.info("short-context decode looks degenerate (%r); decoding the full 30 s window", text[:80])
             return None
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper recovers it
@@ -200,7 +225,7 @@ class FasterWhisperBackend:
         # The segmenter already cut the utterance: Whisper's own VAD, timestamps and context
         # conditioning only cost time here.
         segments, info = self.model.transcribe(
-            audio, language=self.language or None, beam_size=o.beam_size, temperature=temperature,
+            audio, language=self.language or None, **self.decoding, temperature=temperature,
             without_timestamps=True, vad_filter=False, condition_on_previous_text=False,
             word_timestamps=False, hotwords=self.bias or None)
         segments = list(segments)
