@@ -123,18 +123,6 @@ def test_ranges_are_declared_and_enforced(context):
         sim.destroy_node()
 
 
-# Numeric parameters of the speech core (shadowpeft_ros/speech/options.py, duplex.py) and the speech
-# node that have no range yet. They may lose entries, never gain them.
-WITHOUT_RANGE_YET = {
-    "speech": {"beam_size", "block_size", "channels", "cpu_threads", "encoder_context_s", "file_gap_s",
-               "gate.wake_window_s", "lead_s", "low_confidence_threshold", "no_speech_threshold", "playback_speed",
-               "ring_seconds", "sample_rate", "tail_s", "vad.end_silence_ms", "vad.max_utterance_s",
-               "vad.min_speech_ms", "vad.neg_threshold", "vad.pause_ms", "vad.post_roll_ms", "vad.pre_roll_ms",
-               "vad.threshold", "wait_for_subscriber_s"},
-    "speaker": {"max_queue", "speed_wpm"},
-}
-
-
 def test_numeric_parameters_carry_ranges(context, tmp_path):
     cheap = {"speech": [Parameter("source", value=str(tmp_path / "missing.wav"))],
              "speaker": [Parameter("enabled", value=False)]}
@@ -148,7 +136,7 @@ def test_numeric_parameters_carry_ranges(context, tmp_path):
                     descriptor = node.describe_parameter(name)
                     if not (descriptor.floating_point_range or descriptor.integer_range):
                         rangeless.add(name)
-            assert rangeless <= WITHOUT_RANGE_YET.get(spec.name, set()), (spec.name, rangeless)
+            assert not rangeless, (spec.name, rangeless)
         finally:
             node.destroy_node()
     interpreter = _node_class(node_table.NODES_BY_NAME["interpreter"])(context=context)

@@ -39,7 +39,7 @@ from ..speech.options import AsrOptions, AudioOptions, GateOptions, SegmenterOpt
 from ..speech.pipeline import SpeechPipeline, Utterance
 from .common import COMMAND_QOS, LATCHED_QOS, run_node
 from .diagnostics import ERROR, OK, NodeDiagnostics
-from .params import declare_options
+from .params import declare_options, range_descriptor
 from .transport import TypedPublisher
 
 SPEAKING_TOPIC = "/voice/speaking"
@@ -76,8 +76,8 @@ class SpeechNode(Node):
         transport = self.declare_parameter("transport", "auto").value
         self.wait_for_subscriber_s = self.declare_parameter(
             "wait_for_subscriber_s", 10.0,
-            ParameterDescriptor(description="WAV sources only: wait up to this long for a subscriber on the command "
-                                "topic before playing, so no command is published into the void.")).value
+            range_descriptor("WAV sources only: wait up to this long for a subscriber on the command topic before "
+                             "playing, so no command is published into the void.", 0.0, 600.0)).value
         self._command_topic = command_topic
 
         self.gate = CommandGate(self.gate_options)

@@ -41,9 +41,9 @@ class DuplexOptions:
     half_duplex: bool = field(default=True, metadata={
         "help": "Ignore utterances that overlap the speaker's playback (plus tail_s), except stops: the dog does "
                 "not act on its own voice. Off is full duplex (a headset, or a microphone the speaker cannot reach)."})
-    tail_s: float = field(default=0.6, metadata={
+    tail_s: float = field(default=0.6, metadata={"range": (0.0, 5.0),
         "help": "Seconds after playback ends that are still muted: audio output latency plus the room's echo."})
-    lead_s: float = field(default=0.1, metadata={
+    lead_s: float = field(default=0.1, metadata={"range": (0.0, 2.0),
         "help": "Seconds before the speaking signal that are already muted: the signal travels over DDS while "
                 "the first samples may already be playing."})
 

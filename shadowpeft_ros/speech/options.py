@@ -46,16 +46,18 @@ class AudioOptions:
         "help": "'mic' for the live microphone, a WAV file, or a directory of WAV files (played in name order)."})
     device: str = field(default="", metadata={
         "help": "Microphone: sounddevice input device, by index or (part of its) name; empty means the default."})
-    sample_rate: int = field(default=0, metadata={
+    sample_rate: int = field(default=0, metadata={"range": (0, 192000),
         "help": "Capture rate in Hz; 0 means the device's default rate (mic) or the file's own rate. "
                 "Audio is resampled to 16 kHz."})
-    block_size: int = field(default=1024, metadata={"help": "Frames per audio callback."})
-    channels: int = field(default=1, metadata={"help": "Microphone channels to capture; downmixed to mono."})
-    playback_speed: float = field(default=1.0, metadata={
+    block_size: int = field(default=1024, metadata={"range": (16, 65536), "help": "Frames per audio callback."})
+    channels: int = field(default=1, metadata={"range": (1, 32),
+        "help": "Microphone channels to capture; downmixed to mono."})
+    playback_speed: float = field(default=1.0, metadata={"range": (0.1, 50.0),
         "help": "WAV sources only: 1.0 plays in real time, 4.0 four times faster (at most 50)."})
-    file_gap_s: float = field(default=1.0, metadata={
+    file_gap_s: float = field(default=1.0, metadata={"range": (0.0, 60.0),
         "help": "WAV sources only: silence played after each file, so its last utterance ends before the next."})
-    ring_seconds: float = field(default=30.0, metadata={"help": "Capacity of the capture ring buffer in seconds."})
+    ring_seconds: float = field(default=30.0, metadata={"range": (2.0, 600.0),
+        "help": "Capacity of the capture ring buffer in seconds."})
 
     def __post_init__(self):
         _check(self.source != "", "source must be 'mic', a WAV file or a directory of WAV files")
@@ -72,22 +74,24 @@ class AudioOptions:
 class SegmenterOptions:
     """Voice-activity detection with Silero VAD (the model faster-whisper bundles), streamed in 32 ms chunks."""
 
-    threshold: float = field(default=0.5, metadata={"help": "Speech probability at or above which a chunk is speech."})
-    neg_threshold: float = field(default=0.0, metadata={
+    threshold: float = field(default=0.5, metadata={"range": (0.01, 0.99),
+        "help": "Speech probability at or above which a chunk is speech."})
+    neg_threshold: float = field(default=0.0, metadata={"range": (0.0, 0.99),
         "help": "Probability below which a chunk counts as silence; 0 means threshold - 0.15."})
-    min_speech_ms: int = field(default=120, metadata={
+    min_speech_ms: int = field(default=120, metadata={"range": (0, 5000),
         "help": "Shorter bursts of speech are dropped (clicks, coughs); a quick \"stop\" lasts about 200 ms."})
-    end_silence_ms: int = field(default=300, metadata={
+    end_silence_ms: int = field(default=300, metadata={"range": (32, 5000),
         "help": "Silence after which the utterance is decoded, early when shorter than pause_ms (the decode then "
                 "runs while the segmenter waits for the pause to end). Sets the latency of a stop."})
-    pause_ms: int = field(default=600, metadata={
+    pause_ms: int = field(default=600, metadata={"range": (0, 5000),
         "help": "Silence that ends a command: a shorter pause (\"walk forward one meter ... then sit\") keeps it one "
                 "utterance. A command is published after max(pause_ms, end_silence_ms + decode time); a stop "
                 "goes out right after its early decode. At or below end_silence_ms, early decoding is off."})
-    max_utterance_s: float = field(default=15.0, metadata={
+    max_utterance_s: float = field(default=15.0, metadata={"range": (1.0, 30.0),
         "help": "Longer speech is split, at the last pause of 100 ms or more when there is one."})
-    pre_roll_ms: int = field(default=200, metadata={"help": "Audio kept before the detected speech start."})
-    post_roll_ms: int = field(default=150, metadata={
+    pre_roll_ms: int = field(default=200, metadata={"range": (0, 2000),
+        "help": "Audio kept before the detected speech start."})
+    post_roll_ms: int = field(default=150, metadata={"range": (0, 5000),
         "help": "Audio kept after the detected speech end (at most end_silence_ms)."})
 
     def __post_init__(self):
@@ -120,22 +124,22 @@ class AsrOptions:
     compute_device: str = field(default="cpu", metadata={"help": "Inference device: cpu, cuda or auto."})
     compute_type: str = field(default="int8", metadata={
         "help": "faster-whisper weight type: int8, int8_float32, float32, float16 (GPU), default."})
-    beam_size: int = field(default=DEFAULT_BEAM_SIZE, metadata={
+    beam_size: int = field(default=DEFAULT_BEAM_SIZE, metadata={"range": (1, 16),
         "help": "Beam width; 1 is greedy. Measured on the spoken evaluation cases with tiny.en and the prompt bias: "
                 "beam 5 lowers WER from 0.287 to 0.236 for 0.18 s instead of 0.16 s decode (p50); with base it "
                 "did not help (0.303 against 0.318)."})
-    patience: float = field(default=1.0, metadata={
+    patience: float = field(default=1.0, metadata={"range": (0.1, 10.0),
         "help": "Beam search patience: it stops once patience x beam_size finished hypotheses are found "
                 "(faster-whisper). 2 made tiny.en write whole sentences twice."})
-    length_penalty: float = field(default=1.0, metadata={
+    length_penalty: float = field(default=1.0, metadata={"range": (0.0, 5.0),
         "help": "Beam search length penalty exponent: scores are divided by length**length_penalty "
                 "(faster-whisper). 0.5 dropped the end of a three-part command."})
-    repetition_penalty: float = field(default=0.0, metadata={
+    repetition_penalty: float = field(default=0.0, metadata={"range": (0.0, 5.0),
         "help": "Penalty on the scores of tokens already written, 1 for none (faster-whisper); 0 means the "
                 "model's measured setting: 1.1 for tiny.en, 1.0 otherwise. With tiny.en, the prompt and beam 5, "
                 "1.1 lowered WER on the spoken cases (0.205 to 0.184 at a 15 s context) and left the held-out set "
                 "and the stops as they were; 1.2 and 1.3 helped less."})
-    no_repeat_ngram_size: int = field(default=0, metadata={
+    no_repeat_ngram_size: int = field(default=0, metadata={"range": (0, 64),
         "help": "Forbid any token n-gram of this size from occurring twice in a transcript; 0 turns it off "
                 "(faster-whisper). 3 also cut commands that repeat a phrase (\"trot forward 1.5 meters ... trot "
                 "forward 1.5 meters\" lost its second half)."})
@@ -148,13 +152,14 @@ class AsrOptions:
                 "hotwords), or 'off'. faster-whisper only."})
     bias_text: str = field(default="", metadata={
         "help": "Replaces the text built from the vocabulary when bias is not 'off'; empty uses the built one."})
-    cpu_threads: int = field(default=2, metadata={"help": "Threads for inference on CPU; 0 lets the library choose."})
-    low_confidence_threshold: float = field(default=0.5, metadata={
+    cpu_threads: int = field(default=2, metadata={"range": (0, 256),
+        "help": "Threads for inference on CPU; 0 lets the library choose."})
+    low_confidence_threshold: float = field(default=0.5, metadata={"range": (0.0, 1.0),
         "help": "Transcripts with confidence (exp of the mean token log-probability) below this are flagged."})
-    no_speech_threshold: float = field(default=0.6, metadata={
+    no_speech_threshold: float = field(default=0.6, metadata={"range": (0.0, 1.0),
         "help": "A segment whose no-speech probability is above this and whose mean log-probability is below -1 "
                 "is dropped as non-speech (Whisper's own rule)."})
-    encoder_context_s: float = field(default=0.0, metadata={
+    encoder_context_s: float = field(default=0.0, metadata={"range": (0.0, 30.0),
         "help": "faster-whisper: seconds of audio context the encoder runs on (Whisper pads to 30); output "
                 "that repeats itself is decoded again on the full 30 s. 30 turns this off; 0 means the model's "
                 "measured setting: 15 s for tiny.en, 10 s otherwise. Measured on 2 shared "
@@ -206,7 +211,7 @@ class GateOptions:
         "help": "Wake phrase and the ways Whisper mis-hears it, matched at the start of the transcript."})
     wake_fuzzy: bool = field(default=True, metadata={
         "help": "Also accept wake phrases whose words of 3 letters or more are one letter off (\"hey log\")."})
-    wake_window_s: float = field(default=5.0, metadata={
+    wake_window_s: float = field(default=5.0, metadata={"range": (0.0, 60.0),
         "help": "After a wake phrase said on its own, the next utterance starting within this many seconds passes."})
     push_to_talk: bool = field(default=False, metadata={
         "help": "Only speech overlapping a push-to-talk press (std_srvs/SetBool on /voice/push_to_talk) becomes "
@@ -229,11 +234,12 @@ class SpeakerOptions:
 
     enabled: bool = field(default=True, metadata={"help": "Speak replies; false keeps the node silent."})
     voice: str = field(default="en", metadata={"help": "espeak-ng voice, e.g. en, en-us, en-gb+f3."})
-    speed_wpm: int = field(default=160, metadata={"help": "Speaking rate in words per minute."})
+    speed_wpm: int = field(default=160, metadata={"range": (80, 450), "help": "Speaking rate in words per minute."})
     output_device: str = field(default="", metadata={
         "help": "sounddevice output device, by index or (part of its) name; empty means the default."})
     save_dir: str = field(default="", metadata={"help": "Also keep every reply as a WAV here; empty keeps none."})
-    max_queue: int = field(default=5, metadata={"help": "Replies waiting to be spoken; older ones are dropped."})
+    max_queue: int = field(default=5, metadata={"range": (1, 100),
+        "help": "Replies waiting to be spoken; older ones are dropped."})
     confirmations: Tuple[str, ...] = field(default=(
         "refused=Sorry, I can't do that.", "failed=Sorry, that did not work.", "stopped=Stopped."), metadata={
         "help": "outcome=sentence pairs said when a plan's outcome arrives on /dog/outcome (accepted, done, stopped, "
