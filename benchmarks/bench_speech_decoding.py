@@ -38,7 +38,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,8 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_speech_models import (NOISES, false_command_words, pct, transcribe_segments, vad_segments,  # noqa: E402
-                                 wer)
+from bench_speech_models import (NOISES, false_command_words, finish, pct,  # noqa: E402
+                                 transcribe_segments, vad_segments, wer)
 
 DEFAULT_CONFIGS = (
     "tiny.en:prompt:beam5:noloopcheck",  # the default before the short path's repeat check
@@ -168,14 +167,7 @@ def run(configs=DEFAULT_CONFIGS, stops_noise=False, out_path=None) -> dict:
               + " | ".join(cells)
               + f" | {row['full_window_decodes']} |", flush=True)
         del backend
-    result["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    result["wall_s"] = time.time() - started
-    print(f"\nload at the end: {result['uptime_end']}; took {result['wall_s']:.0f} s")
-    if out_path:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_path).write_text(json.dumps(result, indent=1))
-        print(f"wrote {out_path}")
-    return result
+    return finish(result, started, out_path)
 
 
 def main(argv=None) -> int:

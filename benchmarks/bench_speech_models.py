@@ -284,6 +284,11 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
             print(f"  {name}: {sum(n == 1 for n in counts)}/{len(counts)} come out as one utterance "
                   f"(utterances per command: {counts})")
 
+    return finish(result, started, out_path)
+
+
+def finish(result: dict, started: float, out_path) -> dict:
+    """Record the load and wall time at the end of a run, print them, and write the JSON when asked."""
     result["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     result["wall_s"] = time.time() - started
     print(f"\nload at the end: {result['uptime_end']}; took {result['wall_s']:.0f} s")
