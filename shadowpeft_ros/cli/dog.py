@@ -185,6 +185,8 @@ def _start_local_offload(offload, interpreter_params: dict):
 
 
 def _interrupt(signum, frame):
+    # A second signal during the shutdown below gets the previous handler back: it still forces an exit.
+    signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
     raise KeyboardInterrupt
 
 
@@ -398,10 +400,11 @@ class DogSession:
         # measured here, one command took 117 s beside the sim-time simulator, 20 s with 0.5 ms.
         sys.setswitchinterval(0.0005)
         # rclpy's own handlers would shut the context down at Ctrl-C, before the nodes are destroyed,
-        # and the motion node's final zero twist could not go out. Python's handler raises
-        # KeyboardInterrupt in this thread instead, and SIGTERM (a service manager) does the same.
+        # and the motion node's final zero twist could not go out. Ours raise KeyboardInterrupt in this
+        # thread instead, for SIGTERM (a service manager) too. They are installed explicitly: a process
+        # started in the background by a shell inherits an ignored SIGINT, which rclpy's handler overrode.
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         nodes = []
         executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
         spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
@@ -427,7 +430,8 @@ class DogSession:
             for node in reversed(nodes):
                 node.destroy_node()
             rclpy.try_shutdown()
-            signal.signal(signal.SIGTERM, previous_sigterm)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return self._report()
 
     def _record_offload_state(self, nodes) -> None:
