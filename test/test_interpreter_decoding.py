@@ -81,3 +81,19 @@ def test_copy_numbers_allows_only_the_numbers_said(random_model):
     assert not _accepts(grammars.compiled(()), tokenizer, " wait 3 s")
     assert _accepts(grammars.compiled(None), tokenizer, " move forward 7 m ; wait 3 s")
     assert not _accepts(grammars.compiled(None), tokenizer, " move forward 7 parsecs")
+
+
+def test_the_grammar_lets_no_zero_through(random_model):
+    # The parser rejects a zero distance, angle, duration or speed; a grammar that allowed one would let
+    # a finished output fail to parse (a random model once wrote "move forward 0.0").
+    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for
+
+    model, tokenizer = random_model
+    grammars = grammar_for(tokenizer, _model_vocab_size(model))
+    free = grammars.compiled(None)
+    for ok in (" move forward 0.5 m", " move forward 0.05 m", " move forward 10 m", " turn left 0.001", " wait 1.25 s"):
+        assert _accepts(free, tokenizer, ok), ok
+    for zero in (" move forward 0 m", " move forward 0.0 m", " turn left 00", " wait 0.000 s", " move left 007 cm"):
+        assert not _accepts(free, tokenizer, zero), zero
+    said = grammars.compiled(("0", "2"))  # "walk 0 meters, no, 2"
+    assert not _accepts(said, tokenizer, " move forward 0 m") and _accepts(said, tokenizer, " move forward 2 m")

@@ -43,6 +43,13 @@ def said_numbers(text: str) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(_NUMBER_TEXT.findall(normalise_utterance(text))))
 
 
+# A decimal above zero, up to four digits either side of the point, without leading zeros: the parser
+# rejects a zero distance, angle, duration or speed, so the grammar must not let one through.
+_DIGITS_0_3 = "[0-9]? [0-9]? [0-9]?"
+POSITIVE_DECIMAL = (f'[1-9] {_DIGITS_0_3} ("." [0-9] {_DIGITS_0_3})? | '
+                    f'"0." ([1-9] {_DIGITS_0_3} | "0" [1-9] [0-9]? [0-9]? | "00" [1-9] [0-9]? | "000" [1-9])')
+
+
 def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
     """Return the compact grammar of compact.py in EBNF, trailing nulls left out.
 
@@ -53,8 +60,10 @@ def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
     carry the unit the user said. The leading space is the one the training targets start with.
     """
     if numbers is None:
-        said = angle = "[0-9] [0-9]? [0-9]? [0-9]? (\".\" [0-9] [0-9]? [0-9]? [0-9]?)?"
+        said = angle = POSITIVE_DECIMAL
     else:
+        # Every number of a plan is positive (the direction carries the sign): a said "0" is no value to copy.
+        numbers = tuple(n for n in numbers if float(n) > 0)
         said = _choice(numbers) if numbers else None
         angle = _choice(tuple(dict.fromkeys(tuple(numbers) + TURN_ANGLES)))
     distance = f'(" " said (" " ({_choice(tuple(DISTANCE_UNITS))}))? (" " speed)? | " _ " speed)?' if said else \
