@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import tempfile
 import threading
@@ -182,12 +181,6 @@ def _start_local_offload(offload, interpreter_params: dict):
     interpreter_params["offload.url"] = server.url
     interpreter_params["offload.token"] = server.token
     return server
-
-
-def _interrupt(signum, frame):
-    # A second signal during the shutdown below gets the previous handler back: it still forces an exit.
-    signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
-    raise KeyboardInterrupt
 
 
 class DogSession:
@@ -395,43 +388,41 @@ class DogSession:
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
+        from ..nodes.common import stop_on_signals
+
         # The simulator and the language model share this process. With Python's default 5 ms GIL
         # switch interval, every torch op of the model waited for the physics thread to yield:
         # measured here, one command took 117 s beside the sim-time simulator, 20 s with 0.5 ms.
         sys.setswitchinterval(0.0005)
-        # rclpy's own handlers would shut the context down at Ctrl-C, before the nodes are destroyed,
-        # and the motion node's final zero twist could not go out. Ours raise KeyboardInterrupt in this
-        # thread instead, for SIGTERM (a service manager) too. They are installed explicitly: a process
-        # started in the background by a shell inherits an ignored SIGINT, which rclpy's handler overrode.
+        # Ctrl-C and SIGTERM raise KeyboardInterrupt here, and the nodes are destroyed before rclpy
+        # shuts down, so the motion node's final zero twist goes out (see stop_on_signals).
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-        nodes = []
-        executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
-        spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
-        try:
-            console = self._create_console()
-            executor.add_node(console)
-            nodes.append(console)
-            spinner.start()
-            for node in self._create_nodes():
-                nodes.append(node)
-                executor.add_node(node)
-            self._drive()
-            # Let the dog finish settling so the final pose is the pose it rests in.
-            time.sleep(1.0)
-            self._record_offload_state(nodes)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            print("[shutdown] interrupted")
-        finally:
-            # Stop spinning before destroying: a callback must never run on a destroyed node.
-            executor.shutdown(timeout_sec=5.0)
-            if spinner.is_alive():
-                spinner.join(timeout=5.0)
-            for node in reversed(nodes):
-                node.destroy_node()
-            rclpy.try_shutdown()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with stop_on_signals(interrupt=True):
+            nodes = []
+            executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
+            spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
+            try:
+                console = self._create_console()
+                executor.add_node(console)
+                nodes.append(console)
+                spinner.start()
+                for node in self._create_nodes():
+                    nodes.append(node)
+                    executor.add_node(node)
+                self._drive()
+                # Let the dog finish settling so the final pose is the pose it rests in.
+                time.sleep(1.0)
+                self._record_offload_state(nodes)
+            except (KeyboardInterrupt, ExternalShutdownException):
+                print("[shutdown] interrupted")
+            finally:
+                # Stop spinning before destroying: a callback must never run on a destroyed node.
+                executor.shutdown(timeout_sec=5.0)
+                if spinner.is_alive():
+                    spinner.join(timeout=5.0)
+                for node in reversed(nodes):
+                    node.destroy_node()
+                rclpy.try_shutdown()
         return self._report()
 
     def _record_offload_state(self, nodes) -> None:

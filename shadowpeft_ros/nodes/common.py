@@ -27,19 +27,26 @@ SPIN_PERIOD_S = 0.1
 
 
 @contextlib.contextmanager
-def _stop_requested_by_signals(signals=(signal.SIGINT, signal.SIGTERM)):
-    """Yield an Event that the first of ``signals`` sets; the handlers before ours are back afterwards.
+def stop_on_signals(interrupt: bool = False, signals=(signal.SIGINT, signal.SIGTERM)):
+    """Yield an Event that the first of ``signals`` sets; the handlers from before are back afterwards.
 
-    The first signal only asks for a stop. It also puts the previous handlers back, so a second
-    Ctrl-C (KeyboardInterrupt) or SIGTERM (terminate) still forces a shutdown that hangs.
+    rclpy's own handlers would shut the context down the moment a signal arrives, before the nodes
+    are destroyed, so nothing a node sends on its way out (the motion node's final zero twist) could
+    go out; start rclpy with ``SignalHandlerOptions.NO`` and stop through this instead. With
+    ``interrupt`` the first signal also raises KeyboardInterrupt in the main thread, for a caller
+    that waits in loops of its own. The first signal puts the forcing handlers in place, so a second
+    Ctrl-C (KeyboardInterrupt) or SIGTERM (terminate) still ends a shutdown that hangs. Ours are
+    installed explicitly: a process started in the background by a shell inherits an ignored SIGINT.
     """
     stop = threading.Event()
     previous = {}
 
     def request_stop(signum, frame):
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig in previous:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
         stop.set()
+        if interrupt:
+            raise KeyboardInterrupt
 
     for sig in signals:
         previous[sig] = signal.signal(sig, request_stop)
@@ -53,9 +60,7 @@ def _stop_requested_by_signals(signals=(signal.SIGINT, signal.SIGTERM)):
 def run_node(node_factory, args=None) -> None:
     """Spin one node until SIGINT, SIGTERM or external shutdown, then destroy it and shut rclpy down.
 
-    rclpy's own signal handlers would shut the context down the moment the signal arrives, before
-    ``destroy_node`` runs, so nothing a node sends on its way out (the motion node's final zero
-    twist) could go out. Here a signal only asks the spin loop to stop: the executor stops and lets
+    A signal only asks the spin loop to stop (``stop_on_signals``): the executor stops and lets
     running callbacks finish, then the node is destroyed while the context is still valid, and
     only then is rclpy shut down.
     """
@@ -69,7 +74,7 @@ def run_node(node_factory, args=None) -> None:
         node = node_factory()
         executor = MultiThreadedExecutor()
         executor.add_node(node)
-        with _stop_requested_by_signals() as stop:
+        with stop_on_signals() as stop:
             while rclpy.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
