@@ -198,6 +198,10 @@ def mean(flags: Iterable[Optional[bool]]) -> Optional[float]:
     return sum(values) / len(values) if values else None
 
 
+# Decisions whose plan came from the on-board model.
+ON_BOARD = ("local", "fallback_local")
+
+
 def on_board_decisions(scored: Sequence[dict]) -> Dict[str, Optional[float]]:
     """Return how the on-board model decided, for configurations that have one (None otherwise).
 
@@ -206,10 +210,10 @@ def on_board_decisions(scored: Sequence[dict]) -> Dict[str, Optional[float]]:
     - ``oos_handed_on``: share of out-of-scope questions the on-board model handed on ([REMOTE]);
     - ``oos_acted_on``: share of out-of-scope questions that became motion.
     """
-    if not any(r.get("decision") in ("local", "fallback_local") for r in scored):
+    if not any(r.get("decision") in ON_BOARD for r in scored):
         return {"local_coverage": None, "local_precision": None, "oos_handed_on": None, "oos_acted_on": None}
     commands = [r for r in scored if r["scores"].get("kind") == "command"]
-    local = [r for r in commands if r.get("decision") in ("local", "fallback_local")]
+    local = [r for r in commands if r.get("decision") in ON_BOARD]
     oos = [r for r in scored if r.get("out_of_scope")]
     return {"local_coverage": len(local) / len(commands) if commands else None,
             "local_precision": mean(r["scores"]["exact"] for r in local),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..interpreter.decoding import MAX_NEW_TOKENS
+from ..interpreter.normalise import DISTANCE_UNITS, DURATION_UNITS, normalise_utterance
 from .metrics import NO_ACTION
 
 logger = logging.getLogger("shadowpeft_ros")
@@ -139,11 +140,12 @@ def claims_markdown(claims: dict) -> str:
     return "\n".join(out)
 
 
-# Error categories of a case; a case can fall into several. Units: said in something other than metres.
-_UNIT_WORDS = re.compile(r"\b(centimet|feet|foot|ft\b|yard|yd\b|inch|millimet|minute|min\b|cm\b)", re.I)
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-                     r"forty|fifty|sixty|seventy|eighty|ninety|hundred|half|quarter|couple|dozen)\b", re.I)
-CATEGORIES = (("numbers", "a number is said"), ("units", "a unit other than metres"),
+# Error categories of a case; a case can fall into several. Numbers and units are read by the same
+# normaliser as the interpreter's input ("three feet" -> "3 ft"); "units" are those other than metres,
+# seconds and degrees, the ones the parser must convert.
+_CONVERTED_UNIT = re.compile(r"\d (?:%s)\b" % "|".join(
+    re.escape(u) for u in (*DISTANCE_UNITS, *DURATION_UNITS) if u not in ("m", "s")))
+CATEGORIES = (("numbers", "a number, as the model reads it"), ("units", "a unit the parser converts"),
               ("multi-step", "two or more actions"), ("turns", "a turn"), ("postures and tricks", "a posture or trick"),
               ("out of scope", "a question or unknown request"), ("unsafe", "must be refused"),
               ("spoken (ASR noise)", "heard through Whisper"))
@@ -151,13 +153,13 @@ CATEGORIES = (("numbers", "a number is said"), ("units", "a unit other than metr
 
 def case_categories(record: dict) -> List[str]:
     """Return the error categories of one case record."""
-    text = record.get("reference_text") or record.get("text") or ""
+    text = normalise_utterance(record.get("reference_text") or record.get("text") or "")
     actions = (record.get("expected") or {}).get("actions") or []
     kind = (record.get("scores") or {}).get("kind") or record.get("kind")
     found = []
     if kind == "command":
-        found += ["numbers"] if _NUMBER.search(text) else []
-        found += ["units"] if _UNIT_WORDS.search(text) else []
+        found += ["numbers"] if re.search(r"\d", text) else []
+        found += ["units"] if _CONVERTED_UNIT.search(text) else []
         found += ["multi-step"] if len(actions) > 1 else []
         found += ["turns"] if any(a.get("type") == "turn" for a in actions) else []
         found += ["postures and tricks"] if any(a.get("type") in ("posture", "trick") for a in actions) else []
