@@ -29,13 +29,9 @@ one setting in every run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -45,8 +41,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_speech_models import (NOISES, false_command_words, finish, pct,  # noqa: E402
-                                 transcribe_segments, vad_segments, wer)
+from bench_speech_models import (NOISES, false_command_words, finish, pct, spoken_cases,  # noqa: E402
+                                 start_run, transcribe_segments, vad_segments, wer)
 
 DEFAULT_CONFIGS = (
     "tiny.en:prompt:beam5:noloopcheck",  # the default before the short path's repeat check
@@ -102,12 +98,8 @@ def run(configs=DEFAULT_CONFIGS, stops_noise=False, out_path=None) -> dict:
     from shadowpeft_ros.speech.corpus import (STOP_PHRASES, build_commands, build_held_out, build_stop_set,
                                               make_babble_noise, make_fan_noise, mix_at_snr)
 
-    started = time.time()
-    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"== speech decoding benchmark, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} ==")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; load at start: {uptime}")
-    cases = [json.loads(line) for line in (ROOT / "eval" / "cases.jsonl").read_text().splitlines() if line.strip()]
-    spoken = [c for c in cases if c.get("audio")]
+    started, uptime = start_run("speech decoding benchmark")
+    spoken = spoken_cases()
     refs = [c["text"] for c in spoken]
     sets = {"cases": vad_segments([soundfile.read(str(ROOT / "eval" / c["audio"]), dtype="float32")[0]
                                    for c in spoken])}

@@ -139,12 +139,8 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
     from shadowpeft_ros.speech.tts import synthesize
     from shadowpeft_ros.speech.vad import segment_audio
 
-    started = time.time()
-    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"== speech models benchmark, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} ==")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; load at start: {uptime}")
-    cases = [json.loads(line) for line in (ROOT / "eval" / "cases.jsonl").read_text().splitlines() if line.strip()]
-    spoken = [c for c in cases if c.get("audio")]
+    started, uptime = start_run("speech models benchmark")
+    spoken = spoken_cases()
     if limit:
         spoken = spoken[:limit]
     paths = [str(ROOT / "eval" / c["audio"]) for c in spoken]
@@ -285,6 +281,21 @@ def run(out_path=None, configs=MAIN_CONFIGS, extra_configs=EXTRA_CONFIGS, limit=
                   f"(utterances per command: {counts})")
 
     return finish(result, started, out_path)
+
+
+def start_run(title: str):
+    """Print the run's banner and the machine's load; return (start time, uptime line)."""
+    started = time.time()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"== {title}, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} ==")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; load at start: {uptime}")
+    return started, uptime
+
+
+def spoken_cases() -> list:
+    """Return the spoken cases of eval/cases.jsonl (those with an audio file), as JSON objects."""
+    cases = [json.loads(line) for line in (ROOT / "eval" / "cases.jsonl").read_text().splitlines() if line.strip()]
+    return [c for c in cases if c.get("audio")]
 
 
 def finish(result: dict, started: float, out_path) -> dict:
