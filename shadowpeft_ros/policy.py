@@ -53,6 +53,7 @@ SAY_TOO_LONG = "Sorry, that request is too long for me."
 SAY_NOT_UNDERSTOOD = "Sorry, I did not understand that."
 SAY_UNSURE = "Sorry, I am not sure what you mean. Please say it again."
 SAY_NO_REMOTE = "Sorry, I can only answer that when my server is reachable."
+SAY_NOT_A_COMMAND = "Sorry, I am not sure that was a command for me. Please say it again."
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 
 
@@ -65,7 +66,7 @@ class PolicyOptions:
                 "(on board only), attached (server only) or remote_first (server when reachable)."})
     confidence_threshold: float = field(default=0.7, metadata={
         "range": (0.0, 1.0),
-        "help": "A detached plan below this confidence (geometric-mean token probability) is escalated (auto) or "
+        "help": "A detached plan below this confidence (the model's probability of its whole output) is escalated (auto) or "
                 "refused (detached)."})
     stop_words: Tuple[str, ...] = field(default=STOP_WORDS, metadata={
         "help": "Words that make an utterance a stop on their own (with filler words around them), no model asked."})
@@ -74,6 +75,10 @@ class PolicyOptions:
         "range": (1, 100000), "help": "Longer utterances are refused, not truncated."})
     fallback_to_low_confidence: bool = field(default=False, metadata={
         "help": "When the server fails, act on a valid but unsure detached plan instead of refusing."})
+    move_on_handed_on: bool = field(default=False, metadata={
+        "help": "Act on a plan with actions that the server returns for a request the detached model handed on as not "
+                "a command ([REMOTE]). Off: the two models disagree on whether it was a command at all, and the "
+                "robot asks again instead of moving."})
     speculative_local: bool = field(default=True, metadata={
         "help": "remote_first: run the detached model while the remote request is in flight."})
 
@@ -342,6 +347,12 @@ class DecisionPolicy:
             if remote.plan.is_escalation:
                 return Decision(text, command_id, refusal(SAY_NOT_UNDERSTOOD, "remote"), "refused:remote_escalated",
                                 "the attached model answered [REMOTE]", escalated, local=local, remote=remote)
+            handed_on = local is not None and local.plan is not None and local.plan.is_escalation
+            if handed_on and remote.plan.actions and not self.options.move_on_handed_on:
+                # Measured: the attached model once answered "Got a good book to recommend?" with "sit".
+                return Decision(text, command_id, refusal(SAY_NOT_A_COMMAND, "remote"), "refused:disagreement",
+                                f"detached handed it on as no command, attached planned {remote.raw_text!r}",
+                                escalated, local=local, remote=remote)
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
                             f"escalated: {why}" if escalated else "", escalated, local=local, remote=remote)
         if local is None:

@@ -11,7 +11,7 @@ from shadowpeft_ros.interpreter.engine import EngineResult, PlanEngine
 from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
 from shadowpeft_ros.plan import PlanError, parse_plan
 from shadowpeft_ros.policy import (
-    SAY_LIMITS, SAY_NO_REMOTE, SAY_NOT_UNDERSTOOD, SAY_UNSURE, DecisionPolicy, PolicyOptions,
+    SAY_LIMITS, SAY_NO_REMOTE, SAY_NOT_A_COMMAND, SAY_NOT_UNDERSTOOD, SAY_UNSURE, DecisionPolicy, PolicyOptions,
 )
 from shadowpeft_ros.safety import SafetyLimits, check_limits
 
@@ -85,6 +85,25 @@ def test_auto_escalates(local_answer, reason):
     assert result.route == "remote" and result.plan.say == "The capital of France is Paris."
     assert set(result.latency_s) >= {"detached", "remote", "total"}
     assert_safe(result)
+
+
+@pytest.mark.parametrize("move_on_handed_on", [False, True])
+def test_a_request_handed_on_as_no_command_moves_only_when_both_models_agree(move_on_handed_on):
+    """The detached model said [REMOTE] (not a command); a server plan with actions is then a disagreement."""
+    book, fetch = "got a good book to recommend?", "fetch my slippers"
+    local = ScriptedEngine("detached", "local", {book: ("[REMOTE]", 0.9), fetch: ("[REMOTE]", 0.9)})
+    remote = ScriptedEngine("attached", "remote", {book: ("sit", 0.9),
+                                                   fetch: ("say: Sorry, I don't know how to do that yet.", 0.9)})
+    interpreter = make(detached=local, attached=remote, move_on_handed_on=move_on_handed_on)
+    result = interpreter.interpret(book)
+    if move_on_handed_on:
+        assert result.decision == "remote" and [a.type for a in result.plan.actions] == ["posture"]
+    else:
+        assert result.decision == "refused:disagreement" and result.plan.actions == ()
+        assert result.plan.say == SAY_NOT_A_COMMAND and "'sit'" in result.reason and result.escalated
+    # An answer without actions is what a hand-on expects: it is said either way.
+    answered = interpreter.interpret(fetch)
+    assert answered.decision == "remote" and answered.plan.actions == () and "don't know" in answered.plan.say
 
 
 @pytest.mark.parametrize("local_answer, decision, say", [

@@ -151,3 +151,22 @@ def test_left_and_right_padding_give_the_same_losses(tmp_path, method):
     for key in left:
         assert float(left[key]) == pytest.approx(float(right[key]), rel=1e-4)
         assert float(full[key]) == pytest.approx(float(right[key]), rel=1e-4)
+
+
+def test_injection_learning_rate_scale_reaches_only_the_injection(backbones, tmp_path):
+    from shadowpeft_ros.interpreter.backbone import load_backbone
+    from shadowpeft_ros.interpreter.train import INJECTION_PARAMETERS, attach_adapter, parameter_groups
+
+    config = tiny_train_config("shadow", backbones["qwen3"], tmp_path / "adapter", shadow_injection_lr_scale=10.0)
+    model = attach_adapter(load_backbone(str(backbones["qwen3"]))[0], config)
+    rest, injection = parameter_groups(model, config)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert injection["lr"] == pytest.approx(10 * config.learning_rate) and "lr" not in rest
+    assert injection["params"] and all(any(k in names[id(p)] for k in INJECTION_PARAMETERS) for p in injection["params"])
+    assert not any(any(k in names[id(p)] for k in INJECTION_PARAMETERS) for p in rest["params"])
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(p.numel() for g in (rest, injection) for p in g["params"]) == trainable
+    # The default, and LoRA whatever the setting, keep one group at the base rate.
+    assert len(parameter_groups(model, tiny_train_config("shadow", backbones["qwen3"], tmp_path / "a"))) == 1
+    with pytest.raises(ValueError, match="shadow_injection_lr_scale"):
+        tiny_train_config("shadow", backbones["qwen3"], tmp_path / "b", shadow_injection_lr_scale=0.0)

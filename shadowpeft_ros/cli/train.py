@@ -47,6 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
     parser.add_argument("--shadow-aux-weight", type=float, default=defaults.shadow_aux_weight,
                         help=helps["shadow_aux_weight"])
+    parser.add_argument("--shadow-injection-lr-scale", type=float, default=defaults.shadow_injection_lr_scale,
+                        help=helps["shadow_injection_lr_scale"])
     parser.add_argument("--lora-r", type=int, default=defaults.lora_r, help=helps["lora_r"])
     parser.add_argument("--lora-alpha", type=int, default=defaults.lora_alpha, help=helps["lora_alpha"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
@@ -67,7 +69,8 @@ def _config_from_args(args, method=None):
         n_dev=args.n_dev, save_every=args.save_every, resume=args.resume, save_dtype=args.save_dtype,
         init_adapter=args.init_adapter.replace("{method}", method) if args.init_adapter else None,
         shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache,
-        shadow_layers=args.shadow_layers, shadow_aux_weight=args.shadow_aux_weight, lora_r=args.lora_r,
+        shadow_layers=args.shadow_layers, shadow_aux_weight=args.shadow_aux_weight,
+        shadow_injection_lr_scale=args.shadow_injection_lr_scale, lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
     )
 

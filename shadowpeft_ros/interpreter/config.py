@@ -71,6 +71,12 @@ class TrainConfig:
         default=1.0,
         metadata={"help": "Weight of the detached (shadow-only) loss; high because the detached model must stand alone."},
     )
+    shadow_injection_lr_scale: float = field(
+        default=1.0,
+        metadata={"help": "Learning-rate multiplier of the injection bottleneck (shadow_down / shadow_up), LoRA+-style. "
+                          "The injection is the attached path's only way to change the backbone, and shadow_alpha "
+                          "(0.1) scales its output, so at the base rate it learns ten times slower than the shadow."},
+    )
     shadow_warm_start: bool = field(
         default=True,
         metadata={"help": "Start the mirror shadow backbone from the backbone's first layers and final norm."},
@@ -107,6 +113,8 @@ class TrainConfig:
             self.learning_rate = 1e-3 if self.method == "shadow" else 5e-4
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not (self.shadow_injection_lr_scale > 0 and math.isfinite(self.shadow_injection_lr_scale)):
+            raise ValueError(f"shadow_injection_lr_scale must be positive, got {self.shadow_injection_lr_scale}")
         if self.shadow_aux_weight < 0:
             raise ValueError(f"shadow_aux_weight must be >= 0, got {self.shadow_aux_weight}")
         if self.n_train is None:

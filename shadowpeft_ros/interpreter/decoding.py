@@ -85,6 +85,18 @@ def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
     return "\n".join(rules) + "\n"
 
 
+def plan_probability(log_probs: Sequence[float]) -> float:
+    """Return the confidence of one output: the model's probability of the whole token sequence.
+
+    Not the geometric mean of the token probabilities, as before: that mean is diluted by the many
+    tokens the format makes certain (" ; ", "move", units), so a doubtful action name or direction
+    barely moved it. On 400 dev examples of the generation-3 detached shadow (285 commands) the
+    sequence probability ranked right plans above wrong ones better (AUROC 0.915 against 0.893)
+    and kept 94.5 % of local plans right at 70 % coverage, against 93.0 %.
+    """
+    return math.exp(sum(log_probs)) if log_probs else 0.0
+
+
 @dataclass(frozen=True)
 class Decoded:
     """One decoded output: the text after the prompt (EOS removed), how sure the model was, and whether it ended."""
@@ -196,9 +208,7 @@ def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = M
         scored = ids.index(eos) + 1 if finished else len(ids)
         # The EOS token's probability counts: a model unsure where the plan ends is unsure of the plan.
         log_probs = [float(torch.log_softmax(out.logits[step][row].float(), dim=-1)[ids[step]]) for step in range(scored)]
-        # Geometric mean of the chosen tokens' probabilities: length-neutral, and one doubtful
-        # token (a digit the model hesitated over) still pulls it down noticeably.
-        confidence = math.exp(sum(log_probs) / len(log_probs)) if log_probs else 0.0
+        confidence = plan_probability(log_probs)
         text = tokenizer.decode(ids[: scored - 1 if finished else scored], skip_special_tokens=True).strip()
         results.append(Decoded(text, confidence, scored, finished))
     return results

@@ -29,7 +29,7 @@ class EngineResult:
 
     plan: Optional[Plan]
     raw_text: str = ""
-    # Geometric-mean token probability of the output; None when the engine cannot tell.
+    # Probability of the whole output under the model; None when the engine cannot tell.
     confidence: Optional[float] = None
     latency_s: float = 0.0
     engine: str = ""

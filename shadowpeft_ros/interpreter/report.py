@@ -3,10 +3,11 @@
 Run ``python -m shadowpeft_ros.interpreter.report --help``. Metrics, per system:
 
 - ``valid``: output parsed as a v1 plan.
-- ``exact``: plan equal to the target (actions with numbers within 1e-3, and ``say``), over all examples.
+- ``exact``: plan equal to the target (actions as ``shadowpeft eval`` compares them, and the words of ``say``),
+  over all examples.
 - ``command_exact`` / ``action_type`` / ``slot``: over in-scope commands only; action types in
   order, and the share of target slots (direction, name, each number) reproduced at the
-  right position.
+  right position, counted as ``shadowpeft eval`` counts them.
 - ``oos_escalate`` (detached): out-of-scope questions answered with ``[REMOTE]``;
   ``false_escalate``: in-scope commands wrongly escalated.
 - ``oos_answer`` (attached): out-of-scope questions answered in ``say`` with no actions;
@@ -22,10 +23,10 @@ import json
 import logging
 import statistics
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from ..evaluation import metrics
 from ..plan import Plan
 from .compact import parse_compact
 from .data import Example, generate
@@ -33,32 +34,13 @@ from .engine import EngineResult, PlanEngine
 
 logger = logging.getLogger("shadowpeft_ros")
 
-TOLERANCE = 1e-3
-
-
-def _same_value(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and abs(a - b) <= TOLERANCE
-    return a == b
-
-
-def _slots(action) -> Dict[str, object]:
-    return {f.name: getattr(action, f.name) for f in fields(action)}
-
-
 def plans_equal(got: Optional[Plan], want: Plan) -> bool:
-    """Return whether two plans have the same actions (numbers within tolerance) and the same say."""
-    if got is None or len(got.actions) != len(want.actions) or got.say.strip() != want.say.strip():
-        return False
-    return all(slot_matches(g, w) == len(_slots(w)) for g, w in zip(got.actions, want.actions))
+    """Return whether a plan does what the target does (the evaluation's equality) and says the same words.
 
-
-def slot_matches(got, want) -> int:
-    """Return how many of the target action's slots (type included) the predicted action reproduces."""
-    if got is None:
-        return 0
-    got_slots, want_slots = _slots(got), _slots(want)
-    return sum(1 for k, v in want_slots.items() if k in got_slots and _same_value(got_slots[k], v))
+    Actions compare as in ``shadowpeft eval`` (defaults filled, so "turn left" is "turn left 90";
+    numbers within 5 %); the dev report also wants the reference sentence of an answer or refusal.
+    """
+    return got is not None and got.say.strip() == want.say.strip() and metrics.plans_equal(got, want)
 
 
 def score(examples: Sequence[Example], results: Sequence[EngineResult], detached: bool) -> dict:
@@ -77,9 +59,9 @@ def score(examples: Sequence[Example], results: Sequence[EngineResult], detached
             counts["false_escalate"] += bool(got is not None and got.is_escalation)
             got_actions = got.actions if got is not None else ()
             counts["action_type"] += [a.type for a in got_actions] == [a.type for a in want.actions]
-            for i, w in enumerate(want.actions):
-                counts["slots"] += len(_slots(w))
-                counts["slots_right"] += slot_matches(got_actions[i] if i < len(got_actions) else None, w)
+            right, total = metrics.slot_counts(got, want)
+            counts["slots"] += total
+            counts["slots_right"] += right
         elif ex.kind == "out_of_scope":
             counts["oos"] += 1
             counts["oos_escalate"] += bool(got is not None and got.is_escalation)
@@ -130,8 +112,12 @@ def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], 
     return out
 
 
+# A plan's probability sits close to 1 for most commands, so the grid is finer at the top.
+CURVE_THRESHOLDS = tuple(i / 20 for i in range(19)) + (0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999)
+
+
 def confidence_curve(examples: Sequence[Example], local: Sequence[EngineResult],
-                     thresholds: Sequence[float] = tuple(i / 20 for i in range(21))) -> List[dict]:
+                     thresholds: Sequence[float] = CURVE_THRESHOLDS) -> List[dict]:
     """Return, per threshold, what acting on the detached model's own plans would do.
 
     ``coverage``: share of in-scope commands acted on locally (a valid, non-escalating plan at or

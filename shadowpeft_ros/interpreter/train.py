@@ -53,6 +53,23 @@ def attach_adapter(model, config: TrainConfig):
     return peft_model
 
 
+INJECTION_PARAMETERS = ("shadow_down", "shadow_up")
+
+
+def parameter_groups(model, config: TrainConfig) -> List[dict]:
+    """Return the optimizer's parameter groups: the injection bottleneck at its own rate, the rest at the base rate.
+
+    The scheduler scales every group's rate alike, so the multiplier holds through warmup and decay.
+    """
+    injection, rest = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (injection if any(key in name for key in INJECTION_PARAMETERS) else rest).append(param)
+    if config.method != "shadow" or config.shadow_injection_lr_scale == 1.0 or not injection:
+        return [{"params": injection + rest}]
+    return [{"params": rest}, {"params": injection, "lr": config.learning_rate * config.shadow_injection_lr_scale}]
+
+
 def warm_start_shadow(peft_model) -> int:
     """Copy the backbone's first decoder layers and final norm into the mirror shadow backbone; return layers copied.
 
@@ -302,7 +319,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
                         collate_fn=collate, drop_last=False)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=int(config.warmup_ratio * config.steps),
                               num_training_steps=config.steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
