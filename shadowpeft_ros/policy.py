@@ -68,6 +68,10 @@ class PolicyOptions:
         "range": (0.0, 1.0),
         "help": "A detached plan below this confidence (the model's probability of its whole output) is escalated (auto) or "
                 "refused (detached)."})
+    detached_confidence_threshold: float = field(default=0.3, metadata={
+        "range": (0.0, 1.0),
+        "help": "Mode detached only: a plan below this confidence is refused. Lower than confidence_threshold because "
+                "no server can answer instead: escalating costs latency, refusing costs the command."})
     stop_words: Tuple[str, ...] = field(default=STOP_WORDS, metadata={
         "help": "Words that make an utterance a stop on their own (with filler words around them), no model asked."})
     fast_stop: bool = field(default=True, metadata={"help": "Answer a bare stop without running a model."})
@@ -85,8 +89,10 @@ class PolicyOptions:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if not (isinstance(self.confidence_threshold, (int, float)) and 0.0 <= self.confidence_threshold <= 1.0):
-            raise ValueError(f"confidence_threshold must be in [0, 1], got {self.confidence_threshold!r}")
+        for name in ("confidence_threshold", "detached_confidence_threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
         if isinstance(self.stop_words, str):
             self.stop_words = (self.stop_words,)
         self.stop_words = tuple(w.strip().lower() for w in self.stop_words if w.strip())
@@ -314,8 +320,10 @@ class DecisionPolicy:
             return f"invalid ({local.error})" if local.error else "invalid"
         if local.plan.is_escalation:
             return "[REMOTE]"
-        if local.confidence is not None and local.confidence < self.options.confidence_threshold:
-            return f"low confidence {local.confidence:.2f} < {self.options.confidence_threshold:g}"
+        threshold = self.options.detached_confidence_threshold if self.options.mode == "detached" \
+            else self.options.confidence_threshold
+        if local.confidence is not None and local.confidence < threshold:
+            return f"low confidence {local.confidence:.2f} < {threshold:g}"
         return ""
 
     def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):

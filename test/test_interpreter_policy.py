@@ -207,7 +207,7 @@ def test_fast_stop_skips_the_models():
 
 
 @pytest.mark.parametrize("bad", [
-    dict(mode="cloud"), dict(confidence_threshold=1.5), dict(max_input_chars=0), dict(stop_words=()),
+    dict(mode="cloud"), dict(confidence_threshold=1.5), dict(detached_confidence_threshold=-0.1), dict(max_input_chars=0), dict(stop_words=()),
 ])
 def test_options_are_validated(bad):
     with pytest.raises(ValueError):
@@ -257,10 +257,16 @@ def test_a_crashing_detached_model_escalates_or_refuses():
     assert alone.decision == "refused:invalid" and not alone.plan.actions
 
 
-def test_detached_mode_refuses_a_doubtful_plan():
+def test_detached_mode_refuses_a_doubtful_plan_at_its_own_threshold():
     local = ScriptedEngine("detached", "local", {"jump off the table": ("move backward 0.5", 0.43)})
-    result = make(mode="detached", detached=local).interpret("jump off the table")
+    result = make(mode="detached", detached=local, detached_confidence_threshold=0.5).interpret("jump off the table")
     assert result.decision == "refused:low_confidence" and not result.plan.actions and result.plan.say
+    assert "< 0.5" in result.reason
+    # With no server to ask, a plan between the two thresholds is acted on in detached mode only.
+    on_board = make(mode="detached", detached=local, threshold=0.6, detached_confidence_threshold=0.3)
+    assert on_board.interpret("jump off the table").decision == "local"
+    assert make(mode="auto", detached=local, threshold=0.6, detached_confidence_threshold=0.3).interpret(
+        "jump off the table").decision == "refused:low_confidence"
 
 
 def test_close_keeps_injected_engines_and_reports_missing_exports(tmp_path):

@@ -102,7 +102,7 @@ def micro_claims(results: dict) -> Dict[str, dict]:
     return claims
 
 
-def threshold_sweep(results: dict, thresholds=(0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01)) -> List[dict]:
+def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.01)) -> List[dict]:
     """Replay shadow-auto's policy at other confidence thresholds from the measured parts of this run.
 
     Each case's detached answer and confidence come from the shadow-auto run; the attached answer

@@ -75,7 +75,8 @@ class TrainConfig:
         default=1.0,
         metadata={"help": "Learning-rate multiplier of the injection bottleneck (shadow_down / shadow_up), LoRA+-style. "
                           "The injection is the attached path's only way to change the backbone, and shadow_alpha "
-                          "(0.1) scales its output, so at the base rate it learns ten times slower than the shadow."},
+                          "(0.1) scales its output. Measured once (2026-12-02): 50 joint steps from the generation-3 adapter at x10 "
+                          "raised the attached dev loss from 0.355 (x1) to 0.375, so 1 stays the default."},
     )
     shadow_warm_start: bool = field(
         default=True,
