@@ -104,3 +104,11 @@ def test_asr_noise_is_seeded_and_changes_text():
     assert any("nog" in n or "meager" in n or " to meters" in n for n in noisy)
     share = sum(e.noisy for e in generate("train", 1000, 0)) / 1000
     assert 0.1 < share < 0.4
+
+
+def test_every_quantity_idiom_normalises_to_its_own_number_and_unit():
+    from shadowpeft_ros.interpreter.data import _SMALL_QUANTITIES, _copied
+
+    for (value, unit), idioms in _SMALL_QUANTITIES.items():
+        for idiom in idioms:
+            assert _copied(idiom) == f"{value:g} {unit}", idiom
