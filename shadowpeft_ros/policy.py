@@ -64,7 +64,7 @@ class PolicyOptions:
     mode: str = field(default="auto", metadata={
         "help": "auto (detached on board, the offload server for [REMOTE], invalid or unsure answers), detached "
                 "(on board only), attached (server only) or remote_first (server when reachable)."})
-    confidence_threshold: float = field(default=0.7, metadata={
+    confidence_threshold: float = field(default=0.75, metadata={
         "range": (0.0, 1.0),
         "help": "A detached plan below this confidence (the model's probability of its whole output) is escalated (auto) or "
                 "refused (detached)."})

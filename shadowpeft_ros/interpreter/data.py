@@ -43,7 +43,7 @@ from .normalise import normalise_utterance
 
 SPLITS = ("train", "dev")
 KINDS = ("command", "multi", "out_of_scope", "refusal")
-KIND_WEIGHTS = (0.42, 0.30, 0.17, 0.11)
+KIND_WEIGHTS = (0.38, 0.27, 0.23, 0.12)
 ASR_NOISE_SHARE = 0.3
 REFUSAL_SAY = "Sorry, I can't do that safely."
 CANNOT_SAY = "Sorry, I don't know how to do that yet."
