@@ -7,7 +7,8 @@ log-probability (``Decoded.log_probs``). Over the in-scope commands it planned l
 not ``[REMOTE]``) each signal is scored by AUROC (right plans above wrong ones) and by the precision
 of the plans it would let through at 60-90 % coverage of all commands: the auto policy's trade-off
 (``confidence_threshold``). ``plan_probability`` is what ``decoding.py`` reports as confidence.
-Prints a markdown table; ``--out`` writes it as JSON with the per-threshold curve of the product.
+Prints a markdown table; ``--out`` writes it as JSON with the dev report's per-threshold curve
+(``report.confidence_curve``) of that confidence.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from pathlib import Path
 
 COVERAGES = (0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
 def signals(log_probs) -> dict:
@@ -53,20 +55,21 @@ def main(argv=None) -> int:
     from shadowpeft_ros.interpreter.compact import parse_compact
     from shadowpeft_ros.interpreter.data import generate
     from shadowpeft_ros.interpreter.decoding import MAX_NEW_TOKENS, decode_plans, plan_of
-    from shadowpeft_ros.interpreter.engine import DetachedEngine
+    from shadowpeft_ros.interpreter.engine import DetachedEngine, EngineResult
     from shadowpeft_ros.interpreter.interpreter import ensure_detached_export
-    from shadowpeft_ros.interpreter.report import plans_equal
+    from shadowpeft_ros.interpreter.report import confidence_curve, plans_equal
 
     torch.set_num_threads(args.threads)
     engine = DetachedEngine.from_export(str(ensure_detached_export(args.adapter)))
     examples = generate("dev", args.n, args.seed)
-    commands, local = 0, []
+    commands, local, results = 0, [], []
     for example in tqdm(examples, desc="detached"):
         decoded = decode_plans(engine.model, engine.tokenizer, [example.text])[0]
+        plan, error = plan_of(decoded, "local", MAX_NEW_TOKENS)
+        results.append(EngineResult(plan, decoded.text, decoded.confidence, error=error))
         if example.kind not in ("command", "multi"):
             continue
         commands += 1
-        plan, _ = plan_of(decoded, "local", MAX_NEW_TOKENS)
         if plan is not None and not plan.is_escalation:
             local.append((signals(decoded.log_probs), plans_equal(plan, parse_compact(example.detached))))
     rows = {}
@@ -77,11 +80,8 @@ def main(argv=None) -> int:
             k = int(round(coverage * commands))
             row[f"precision_at_{coverage:g}"] = sum(r for _, r in scored[:k]) / k if 0 < k <= len(scored) else None
         rows[name] = row
-    curve = []
-    for threshold in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
-        acted = [right for s, right in local if s["plan_probability"] >= threshold]
-        curve.append({"threshold": threshold, "coverage": len(acted) / commands if commands else None,
-                      "precision": sum(acted) / len(acted) if acted else None})
+    # The dev report's curve of the confidence the robot uses (decoded.confidence is plan_probability).
+    curve = confidence_curve(examples, results, THRESHOLDS)
     print(f"{args.adapter}: {commands} dev commands, {len(local)} planned locally, "
           f"{sum(r for _, r in local)} of them right")
     print("| signal | AUROC | " + " | ".join(f"precision at {c:.0%} coverage" for c in COVERAGES) + " |")
@@ -91,7 +91,8 @@ def main(argv=None) -> int:
                  for c in COVERAGES]
         print(f"| {name} | {row['auroc']:.3f} | " + " | ".join(cells) + " |")
     print("\nplan_probability thresholds: " + ", ".join(
-        f"{r['threshold']:g} -> {r['coverage']:.0%} covered, {r['precision']:.1%} right" for r in curve if r["precision"]))
+        f"{r['threshold']:g} -> {r['coverage']:.0%} covered, {r['precision']:.1%} right, "
+        f"{r['oos_local']:.0%} of out-of-scope acted on" for r in curve if r["precision"]))
     if args.out:
         Path(args.out).write_text(json.dumps({"adapter": args.adapter, "n": args.n, "seed": args.seed,
                                               "commands": commands, "signals": rows, "curve": curve}, indent=2) + "\n")
