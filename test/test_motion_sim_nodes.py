@@ -263,12 +263,27 @@ def test_spoken_stop_during_a_fast_walk(graph):
     # run), so it is a figure for test/bench_motion.py, not a bound here.
     assert inside < 0.05
     assert probe.final("walk").outcome == "stopped"
-    probe.wait_sim(1.0)
-    probe.wait(lambda: len([o for o in probe.odom if o["t"] >= sent_sim + 1.0]) >= 10, 10, "odometry after the stop")
-    after = [o for o in probe.odom if sent_sim + 1.0 <= o["t"] <= sent_sim + 1.2]
-    # Trotting rocks the body: judge the mean over a 0.2 s window, one half gait cycle.
-    timeline = [(round(o["t"] - sent_sim, 2), round(o["speed"], 3)) for o in probe.odom if o["t"] >= sent_sim - 0.1]
-    assert sum(o["speed"] for o in after) / len(after) < 0.05, timeline
+    # Judge the braking from the zero twist's arrival in sim time: on a loaded machine the DDS round trip
+    # above can take a large share of a second. The gait stops stepping at the first diagonal touchdown once
+    # the body is slow, and at the latest after four trot periods (1.6 s) with no command; then the feet
+    # settle. Trotting rocks the body, so speeds are means over 0.2 s windows, one half gait cycle.
+    t0 = zero[0]
+    probe.wait(lambda: probe.odom[-1]["t"] >= t0 + 2.5, 30, "2.5 s of odometry after the zero twist")
+    with probe.lock:
+        after = [o for o in probe.odom if t0 - 0.1 <= o["t"] <= t0 + 2.5]
+
+    def mean_speed(start):
+        window = [o["speed"] for o in after if t0 + start <= o["t"] <= t0 + start + 0.2]
+        return sum(window) / len(window) if window else float("inf")
+
+    timeline = [(round(o["t"] - t0, 2), round(o["speed"], 3)) for o in after]
+    rest = next((k / 50 for k in range(0, 116) if mean_speed(k / 50) < 0.05), None)
+    start = min(after, key=lambda o: abs(o["t"] - t0))
+    braking = math.hypot(after[-1]["x"] - start["x"], after[-1]["y"] - start["y"])
+    print(f"at rest {rest} s (sim) after the zero twist, {braking * 100:.0f} cm of braking from 0.5 m/s")
+    assert rest is not None and rest <= 2.0, timeline
+    assert mean_speed(2.3) < 0.05, timeline
+    assert braking < 0.6, timeline
     assert all(t[2] == 0.0 and t[4] == 0.0 for t in probe.twists[n_twists:] if t[0] > zero[0])
 
 
