@@ -26,8 +26,12 @@ def tiny_adapters(tmp_path_factory):
         train(tiny_train_config(method, backbone, adapters / method, steps=8), progress=False)
     model, tokenizer = load_backbone(str(backbone))
     edge = train_edge_lora(str(adapters / "edge-lora"), backbone=str(backbone), steps=8, batch_size=8,
-                           shadow_adapter=str(adapters / "shadow"), model=model, tokenizer=tokenizer, progress=False)
+                           shadow_adapter=str(adapters / "shadow"), model=model, tokenizer=tokenizer, progress=False,
+                           learning_rate=2e-3, warmup_ratio=0.25, save_dtype="float16")
     assert edge["edge"]["layers"] == 1
+    # The edge baseline takes the other adapters' training options, so it can match their data and schedule.
+    recorded = json.loads((adapters / "edge-lora" / "train_config.json").read_text())
+    assert (recorded["learning_rate"], recorded["warmup_ratio"], recorded["save_dtype"]) == (2e-3, 0.25, "float16")
     return adapters
 
 
