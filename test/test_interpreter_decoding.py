@@ -65,19 +65,29 @@ def _accepts(grammar, tokenizer, text: str) -> bool:
     return all(matcher.accept_token(i) for i in ids) and matcher.is_terminated()
 
 
-def test_copy_numbers_allows_only_the_numbers_said(random_model):
-    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for, said_numbers
+def test_copying_allows_only_the_quantities_said_in_slots_their_units_fit(random_model):
+    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for, said_numbers, said_quantities
 
     model, tokenizer = random_model
     assert said_numbers("walk forward two and a half meters then turn left") == ("2.5",)
     assert said_numbers("wait 3 seconds, then sit") == ("3",) and said_numbers("sit down") == ()
+    assert said_numbers("turn right seventy five. then sit") == ("75",)  # a full stop is no decimal point
+    assert said_quantities("scoot left two feet, pause three seconds") == (("2", "ft"), ("3", "s"))
+    assert said_quantities("turn 90 in place") == (("90", "in"), ("90", ""))  # "in" may be a word, not inches
+    assert said_quantities("walk 0 meters, no, 2") == (("2", ""),)
     grammars = grammar_for(tokenizer, _model_vocab_size(model))
-    said = grammars.compiled(("2.5",))
+    said = grammars.compiled(said_quantities("walk forward two and a half meters then turn left"))
     assert _accepts(said, tokenizer, " move forward 2.5 m ; turn left 90")
     assert _accepts(said, tokenizer, " turn left 180 ; say: I walked 7 meters")  # numbers in speech are free
-    assert not _accepts(said, tokenizer, " move forward 25 m")
-    assert not _accepts(said, tokenizer, " move forward 7 m")
-    assert not _accepts(said, tokenizer, " turn left 33")
+    for invented in (" move forward 25 m", " move forward 7 m", " turn left 33", " move forward 2.5 ft",
+                     " turn left 2.5", " move forward 2.5"):
+        assert not _accepts(said, tokenizer, invented), invented
+    typed = grammars.compiled(said_quantities("scoot left two feet, pause three seconds, then go 0.3 meters per second"))
+    assert _accepts(typed, tokenizer, " move left 2 ft ; wait 3 s ; move forward _ 0.3")
+    for wrong_slot in (" wait 2 min", " wait 2 s", " wait 3 min", " move left 3 ft", " move left 0.3 m", " turn left 3"):
+        assert not _accepts(typed, tokenizer, wrong_slot), wrong_slot
+    unitless = grammars.compiled(said_quantities("go 4 then wait 4"))  # a number said without a unit goes anywhere
+    assert all(_accepts(unitless, tokenizer, t) for t in (" move forward 4 m ; wait 4 s", " move forward 4 ft", " turn left 4"))
     assert not _accepts(grammars.compiled(()), tokenizer, " wait 3 s")
     assert _accepts(grammars.compiled(None), tokenizer, " move forward 7 m ; wait 3 s")
     assert not _accepts(grammars.compiled(None), tokenizer, " move forward 7 parsecs")
@@ -95,5 +105,5 @@ def test_the_grammar_lets_no_zero_through(random_model):
         assert _accepts(free, tokenizer, ok), ok
     for zero in (" move forward 0 m", " move forward 0.0 m", " turn left 00", " wait 0.000 s", " move left 007 cm"):
         assert not _accepts(free, tokenizer, zero), zero
-    said = grammars.compiled(("0", "2"))  # "walk 0 meters, no, 2"
+    said = grammars.compiled((("0", "m"), ("2", "")))  # a "0" that said_quantities let through is still no value
     assert not _accepts(said, tokenizer, " move forward 0 m") and _accepts(said, tokenizer, " move forward 2 m")

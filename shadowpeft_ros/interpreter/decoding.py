@@ -22,7 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from ..plan import POSTURES, REMOTE_MARKER, TRICKS, Plan, PlanError
 from .compact import parse_compact
-from .normalise import DISTANCE_UNITS, DURATION_UNITS, normalise_utterance
+from .normalise import ANGLE_UNIT, DISTANCE_UNITS, DURATION_UNITS, SPEED_UNIT, normalise_utterance
 from .prompt import MAX_PROMPT_TOKENS, encode_prompt
 
 # Longest compact plan, in tokens: three actions with numbers and units, or a one-sentence answer.
@@ -35,12 +35,35 @@ def _choice(words: Sequence[str]) -> str:
 
 # Angles a turn may carry without the user saying a number: "turn around" is 180, "a quarter turn" 90.
 TURN_ANGLES = ("45", "90", "180", "270", "360")
-_NUMBER_TEXT = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
+# A number ends where no digit and no decimal part follows: "turn right 75." ends a sentence after 75.
+_NUMBER_TEXT = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?!\d|\.\d)")
+_UNITS_AFTER = "|".join(re.escape(u) for u in sorted((*DISTANCE_UNITS, *DURATION_UNITS, ANGLE_UNIT, SPEED_UNIT),
+                                                     key=len, reverse=True))
+_QUANTITY_TEXT = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)(?!\d|\.\d)(?: ({_UNITS_AFTER})(?![\w/]))?")
+# A canonical unit that is also a plain word after a number ("turn 90 in place"): such a number may also go unit-less.
+_AMBIGUOUS_UNITS = ("in",)
 
 
 def said_numbers(text: str) -> Tuple[str, ...]:
     """Return the numbers of an utterance as the model reads it (normalised), in order, each once."""
     return tuple(dict.fromkeys(_NUMBER_TEXT.findall(normalise_utterance(text))))
+
+
+def said_quantities(text: str) -> Tuple[Tuple[str, str], ...]:
+    """Return the (number, unit) pairs of an utterance as the model reads it, in order, each once.
+
+    The unit is the canonical unit written right after the number by ``normalise_utterance``, or ""
+    when none follows ("walk 3 feet and wait 2" -> ("3", "ft"), ("2", "")). Zero is left out: every
+    number of a plan is positive, the direction carries the sign.
+    """
+    pairs = []
+    for number, unit in _QUANTITY_TEXT.findall(normalise_utterance(text)):
+        if float(number) <= 0:
+            continue
+        pairs.append((number, unit))
+        if unit in _AMBIGUOUS_UNITS:
+            pairs.append((number, ""))
+    return tuple(dict.fromkeys(pairs))
 
 
 # A decimal above zero, up to four digits either side of the point, without leading zeros: the parser
@@ -50,38 +73,62 @@ POSITIVE_DECIMAL = (f'[1-9] {_DIGITS_0_3} ("." [0-9] {_DIGITS_0_3})? | '
                     f'"0." ([1-9] {_DIGITS_0_3} | "0" [1-9] [0-9]? [0-9]? | "00" [1-9] [0-9]? | "000" [1-9])')
 
 
-def compact_ebnf(numbers: Optional[Sequence[str]] = None) -> str:
+def _slot(pairs: Sequence[Tuple[str, str]], units: Sequence[str], write_unit: bool) -> Optional[str]:
+    """EBNF for one numeric slot filled from said quantities: a number said with one of ``units`` keeps
+    that unit; a number said without a unit may take any of them, or none. None when nothing fits."""
+    alternatives = []
+    for number, unit in pairs:
+        if unit and unit in units:
+            alternatives.append(f'"{number} {unit}"' if write_unit else f'"{number}"')
+        elif not unit:
+            alternatives.append(f'"{number}" (" " ({_choice(units)}))?' if write_unit else f'"{number}"')
+    alternatives = list(dict.fromkeys(alternatives))
+    return " | ".join(f"({a})" for a in alternatives) if alternatives else None
+
+
+def compact_ebnf(quantities: Optional[Sequence[Tuple[str, str]]] = None) -> str:
     """Return the compact grammar of compact.py in EBNF, trailing nulls left out.
 
-    With ``numbers`` the plan may only contain numbers the user said (and ``TURN_ANGLES`` for a
-    turn): the model copies, it cannot invent or mistype a value ("3 m/s" can no longer come out as
-    30). Without, any decimal is allowed. Units are optional as in the parser (metres and seconds
-    without one), which keeps adapters trained before units existed usable; training targets always
-    carry the unit the user said. The leading space is the one the training targets start with.
+    With ``quantities`` (``said_quantities``) the plan may only contain numbers the user said, each in
+    a slot its unit fits, with that unit: "two feet" can be a distance of "2 ft" but not a wait, "3
+    seconds" only a wait of "3 s", "90 degrees" only an angle (a turn may also take ``TURN_ANGLES``).
+    The model copies; it can neither invent a value nor change its unit ("pause 3 seconds" can no
+    longer become "wait 2 min"). A number said without a unit may go in any slot. Without
+    ``quantities`` any positive decimal and unit is allowed. Units are optional as in the parser
+    (metres and seconds without one); training targets carry the unit the user said. Speeds and
+    angles are written without their unit, as ``format_compact`` writes them. The leading space is
+    the one the training targets start with.
     """
-    if numbers is None:
-        said = angle = POSITIVE_DECIMAL
+    if quantities is None:
+        units = f' (" " ({_choice(tuple(DISTANCE_UNITS))}))?'
+        distance_value = f"({POSITIVE_DECIMAL}){units}"
+        wait_value = f'({POSITIVE_DECIMAL}) (" " ({_choice(tuple(DURATION_UNITS))}))?'
+        speed_value = angle_value = POSITIVE_DECIMAL
     else:
         # Every number of a plan is positive (the direction carries the sign): a said "0" is no value to copy.
-        numbers = tuple(n for n in numbers if float(n) > 0)
-        said = _choice(numbers) if numbers else None
-        angle = _choice(tuple(dict.fromkeys(tuple(numbers) + TURN_ANGLES)))
-    distance = f'(" " said (" " ({_choice(tuple(DISTANCE_UNITS))}))? (" " speed)? | " _ " speed)?' if said else \
-        '(" _ " speed)?'
-    speed = "said | " if said else ""
+        pairs = tuple((number, unit) for number, unit in quantities if float(number) > 0)
+        distance_value = _slot(pairs, tuple(DISTANCE_UNITS), write_unit=True)
+        wait_value = _slot(pairs, tuple(DURATION_UNITS), write_unit=True)
+        speed_value = _slot(pairs, (SPEED_UNIT,), write_unit=False)
+        angle_value = " | ".join(f'"{a}"' for a in dict.fromkeys(
+            tuple(number for number, unit in pairs if unit in ("", ANGLE_UNIT)) + TURN_ANGLES))
+    speed = f"({speed_value}) | " if speed_value else ""
+    distance = (f'(" " distance (" " speed)? | " _ " speed)?' if distance_value else '(" _ " speed)?')
     rules = [
         f'root ::= " " ("{REMOTE_MARKER}" | plan)',
         'plan ::= actions (" ; say: " text)? | "say: " text',
         'actions ::= action (" ; " action)*',
-        f'action ::= move | turn | {"wait | " if said else ""}"stop" | {_choice(POSTURES + TRICKS)}',
+        f'action ::= move | turn | {"wait | " if wait_value else ""}"stop" | {_choice(POSTURES + TRICKS)}',
         f'move ::= "move " ({_choice(("forward", "backward", "left", "right"))}) {distance}',
         f'speed ::= {speed}"slow" | "fast"',
         'turn ::= "turn " ("left" | "right") (" " angle)?',
-        f"angle ::= {angle}",
+        f"angle ::= {angle_value}",
         "text ::= [^\\n]+",
     ]
-    if said:
-        rules += [f'wait ::= "wait " said (" " ({_choice(tuple(DURATION_UNITS))}))?', f"said ::= {said}"]
+    if distance_value:
+        rules.append(f"distance ::= {distance_value}")
+    if wait_value:
+        rules.append(f'wait ::= "wait " ({wait_value})')
     return "\n".join(rules) + "\n"
 
 
@@ -133,20 +180,20 @@ class PlanGrammar:
         self._compiled = {}
         self._lock = threading.Lock()
 
-    def compiled(self, numbers: Optional[Tuple[str, ...]] = None):
-        """Return the grammar compiled for these said numbers (None: any number), compiling each set once."""
+    def compiled(self, quantities: Optional[Tuple[Tuple[str, str], ...]] = None):
+        """Return the grammar compiled for these said quantities (None: any number), compiling each set once."""
         with self._lock:
-            if numbers not in self._compiled:
+            if quantities not in self._compiled:
                 if len(self._compiled) > 512:  # utterances vary; keep memory bounded
                     self._compiled.clear()
-                self._compiled[numbers] = self._compiler.compile_grammar(compact_ebnf(numbers))
-            return self._compiled[numbers]
+                self._compiled[quantities] = self._compiler.compile_grammar(compact_ebnf(quantities))
+            return self._compiled[quantities]
 
-    def logits_processor(self, numbers_per_row: Sequence[Optional[Tuple[str, ...]]]):
+    def logits_processor(self, quantities_per_row: Sequence[Optional[Tuple[Tuple[str, str], ...]]]):
         """Return a new processor for one batch: xgrammar's matchers hold the state of one generation."""
         import xgrammar as xgr
 
-        return xgr.contrib.hf.LogitsProcessor([self.compiled(n) for n in numbers_per_row])
+        return xgr.contrib.hf.LogitsProcessor([self.compiled(q) for q in quantities_per_row])
 
 
 _GRAMMARS = {}
@@ -172,12 +219,14 @@ def _model_vocab_size(model) -> int:
 
 def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = MAX_NEW_TOKENS,
                  max_prompt_tokens: int = MAX_PROMPT_TOKENS, use_cache: bool = True,
-                 constrained: bool = True, copy_numbers: bool = False) -> List[Decoded]:
+                 constrained: bool = True, copy_quantities: bool = False) -> List[Decoded]:
     """Decode one compact plan per utterance greedily, all in one left-padded ``generate`` call.
 
-    ``constrained`` enforces the compact grammar; ``copy_numbers`` also limits its numbers to those said.
-    That is off by default because it measured no better: on 120 dev examples the 4-layer detached
-    shadow (600 pretraining steps) scored 0.675 exact unrestricted and 0.667 restricted.
+    ``constrained`` enforces the compact grammar; ``copy_quantities`` also limits its numbers to those
+    said, each with its unit (``compact_ebnf``). That is off because it measured no better: on 300 dev
+    examples (``benchmarks/bench_copy_quantities.py``, generation-3 detached shadow) it made no plan right
+    and one wrong (Whisper's "zero point too five", which the normaliser leaves as "0 point too 5" and
+    the free model read as 0.25), and local plans at the 0.75 threshold were 93.9 % right against 95.2 %.
     """
     import torch
 
@@ -193,8 +242,8 @@ def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = M
         attention[row, width - len(ids):] = 1
     processors = []
     if constrained:
-        numbers = [said_numbers(t) if copy_numbers else None for t in texts]
-        processors.append(grammar_for(tokenizer, _model_vocab_size(model)).logits_processor(numbers))
+        quantities = [said_quantities(t) if copy_quantities else None for t in texts]
+        processors.append(grammar_for(tokenizer, _model_vocab_size(model)).logits_processor(quantities))
     from transformers import LogitsProcessorList
 
     with torch.inference_mode():
