@@ -112,3 +112,21 @@ def test_every_quantity_idiom_normalises_to_its_own_number_and_unit():
     for (value, unit), idioms in _SMALL_QUANTITIES.items():
         for idiom in idioms:
             assert _copied(idiom) == f"{value:g} {unit}", idiom
+
+
+def test_training_can_weigh_kinds_and_step_counts_without_changing_the_default_data():
+    import collections
+
+    from shadowpeft_ros.interpreter.config import TrainConfig
+    from shadowpeft_ros.interpreter.data import KIND_WEIGHTS, STEP_WEIGHTS
+
+    assert generate("train", 300, 5) == generate("train", 300, 5, kind_weights=KIND_WEIGHTS, step_weights=STEP_WEIGHTS)
+    shifted = generate("train", 1000, 5, kind_weights=(0, 1, 0, 0), step_weights=(0, 0, 1))
+    assert {e.kind for e in shifted} == {"multi"}
+    assert collections.Counter(e.attached.count(" ; ") + 1 for e in shifted) == {4: 1000}
+    for bad in ((1, 2), (1, -1, 0, 0), (0, 0, 0, 0)):
+        with pytest.raises(ValueError, match="kind_weights"):
+            generate("train", 1, kind_weights=bad)
+        with pytest.raises(ValueError, match="kind_weights"):
+            TrainConfig(kind_weights=list(bad))
+    assert TrainConfig(step_weights=[1, 2, 1]).step_weights == [1.0, 2.0, 1.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 
@@ -43,6 +44,8 @@ def register(subparsers) -> None:
     parser.add_argument("--init-adapter", default=None, help=helps["init_adapter"])
     parser.add_argument("--stage", choices=STAGES, default=defaults.stage, help=helps["stage"])
     parser.add_argument("--asr-cache", default=None, help=helps["asr_cache"])
+    parser.add_argument("--kind-weights", type=_weights, default=None, metavar="C,M,O,R", help=helps["kind_weights"])
+    parser.add_argument("--step-weights", type=_weights, default=None, metavar="W2,W3,W4", help=helps["step_weights"])
     parser.add_argument("--shadow-r", type=int, default=defaults.shadow_r, help=helps["shadow_r"])
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
     parser.add_argument("--shadow-aux-weight", type=float, default=defaults.shadow_aux_weight,
@@ -58,6 +61,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _weights(text: str):
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _config_from_args(args, method=None):
     from ..interpreter.config import TrainConfig
 
@@ -68,7 +78,8 @@ def _config_from_args(args, method=None):
         warmup_ratio=args.warmup_ratio, schedule=args.schedule, seed=args.seed, n_train=args.n_train,
         n_dev=args.n_dev, save_every=args.save_every, resume=args.resume, save_dtype=args.save_dtype,
         init_adapter=args.init_adapter.replace("{method}", method) if args.init_adapter else None,
-        shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache,
+        shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache, kind_weights=args.kind_weights,
+        step_weights=args.step_weights,
         shadow_layers=args.shadow_layers, shadow_aux_weight=args.shadow_aux_weight,
         shadow_injection_lr_scale=args.shadow_injection_lr_scale, lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,

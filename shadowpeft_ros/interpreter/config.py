@@ -62,6 +62,16 @@ class TrainConfig:
         metadata={"help": "Real Whisper transcripts of spoken training sentences (`shadowpeft data asr`): a cache file "
                           "or its directory. They replace as many generated examples, so n_train stays the total."},
     )
+    kind_weights: Optional[List[float]] = field(
+        default=None,
+        metadata={"help": "Weights of the generated kinds (command, multi-step, out of scope, refusal) in the training "
+                          "data (default: the generator's KIND_WEIGHTS); the dev examples keep the defaults."},
+    )
+    step_weights: Optional[List[float]] = field(
+        default=None,
+        metadata={"help": "Weights of 2, 3 and 4 actions in generated multi-step training examples (default: the "
+                          "generator's STEP_WEIGHTS)."},
+    )
     # ShadowPEFT
     shadow_r: int = field(default=16, metadata={"help": "ShadowConfig.r: rank of the injection bottleneck."})
     shadow_layers: int = field(default=1, metadata={"help": "ShadowConfig.shadow_num_hidden_layers."})
@@ -118,6 +128,12 @@ class TrainConfig:
             raise ValueError(f"shadow_injection_lr_scale must be positive, got {self.shadow_injection_lr_scale}")
         if self.shadow_aux_weight < 0:
             raise ValueError(f"shadow_aux_weight must be >= 0, got {self.shadow_aux_weight}")
+        from .data import KINDS, STEP_COUNTS, check_weights
+
+        if self.kind_weights is not None:
+            self.kind_weights = list(check_weights("kind_weights", self.kind_weights, len(KINDS)))
+        if self.step_weights is not None:
+            self.step_weights = list(check_weights("step_weights", self.step_weights, len(STEP_COUNTS)))
         if self.n_train is None:
             self.n_train = self.steps * self.batch_size
         if self.run_dir is None:

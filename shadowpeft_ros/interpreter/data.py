@@ -44,6 +44,9 @@ from .normalise import normalise_utterance
 SPLITS = ("train", "dev")
 KINDS = ("command", "multi", "out_of_scope", "refusal")
 KIND_WEIGHTS = (0.38, 0.27, 0.23, 0.12)
+# How many actions a multi-step example has: 2, 3 or 4.
+STEP_COUNTS = (2, 3, 4)
+STEP_WEIGHTS = (0.5, 0.36, 0.14)
 ASR_NOISE_SHARE = 0.3
 REFUSAL_SAY = "Sorry, I can't do that safely."
 CANNOT_SAY = "Sorry, I don't know how to do that yet."
@@ -822,8 +825,8 @@ def _command(rng, split) -> Example:
     return Example(surface(rng, text), target, target, "command", templates + wrappers)
 
 
-def _multi(rng, split) -> Example:
-    count = rng.choices([2, 3, 4], weights=[0.5, 0.36, 0.14])[0]
+def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
+    count = rng.choices(STEP_COUNTS, weights=step_weights)[0]
     texts, targets, templates = [], [], []
     for i in range(count):
         text, target, ids = _clause(rng, split)
@@ -909,22 +912,36 @@ def asr_noise(rng: random.Random, text: str) -> str:
     return " ".join(out) if out else text
 
 
-def generate(split: str, n: int, seed: int = 0, asr_noise_share: float = ASR_NOISE_SHARE,
-             defaults: MotionDefaults = MotionDefaults()) -> List[Example]:
-    """Generate ``n`` examples of a split, identically for the same (split, n, seed).
+def check_weights(name: str, weights: Sequence[float], length: int) -> Tuple[float, ...]:
+    """Return ``weights`` as a tuple, or raise ValueError unless they are ``length`` non-negative numbers, not all 0."""
+    weights = tuple(float(w) for w in weights)
+    if len(weights) != length or any(not (w >= 0) for w in weights) or not sum(weights) > 0:
+        raise ValueError(f"{name} must be {length} non-negative weights, not all zero, got {list(weights)}")
+    return weights
 
-    ``defaults`` is accepted for callers that pass it; speed words are now resolved by the parser.
+
+def generate(split: str, n: int, seed: int = 0, asr_noise_share: float = ASR_NOISE_SHARE,
+             defaults: MotionDefaults = MotionDefaults(), kind_weights: Sequence[float] = KIND_WEIGHTS,
+             step_weights: Sequence[float] = STEP_WEIGHTS) -> List[Example]:
+    """Generate ``n`` examples of a split, identically for the same (split, n, seed) and weights.
+
+    ``kind_weights`` weigh ``KINDS`` (command, multi, out of scope, refusal) and ``step_weights`` the
+    number of actions of a multi-step example (``STEP_COUNTS``); training may shift them toward what
+    the model gets wrong, while the dev split keeps the defaults. ``defaults`` is accepted for callers
+    that pass it; speed words are now resolved by the parser.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    kind_weights = check_weights("kind_weights", kind_weights, len(KINDS))
+    step_weights = check_weights("step_weights", step_weights, len(STEP_COUNTS))
     # A string seed is hashed deterministically by `random` (unlike hash()), and keeps the splits' streams apart.
     rng = random.Random(f"shadowpeft-data-v2:{split}:{seed}")
     examples = []
     for _ in range(n):
-        kind = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
-        example = _MAKERS[kind](rng, split)
+        kind = rng.choices(KINDS, weights=kind_weights)[0]
+        example = _multi(rng, split, step_weights) if kind == "multi" else _MAKERS[kind](rng, split)
         if rng.random() < asr_noise_share:
             noisy_text = asr_noise(rng, example.text)
             example = Example(noisy_text, example.attached, example.detached, example.kind, example.templates,

@@ -308,7 +308,9 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
 
             spoken = load_asr_examples(config.asr_cache)[: config.n_train]
             logger.warning("training on %d real Whisper transcripts from %s", len(spoken), config.asr_cache)
-        train_examples = generate("train", config.n_train - len(spoken), config.seed) + spoken
+        weights = {k: v for k, v in (("kind_weights", config.kind_weights), ("step_weights", config.step_weights))
+                   if v is not None}
+        train_examples = generate("train", config.n_train - len(spoken), config.seed, **weights) + spoken
     train_examples = list(train_examples)
     dev_examples = list(dev_examples) if dev_examples is not None else generate("dev", config.n_dev, config.seed)
     train_set = PairDataset(train_examples, tokenizer, config.max_prompt_tokens)
