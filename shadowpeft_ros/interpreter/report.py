@@ -48,6 +48,7 @@ def score(examples: Sequence[Example], results: Sequence[EngineResult], detached
     counts = {k: 0 for k in ("valid", "exact", "commands", "command_exact", "action_type", "slots", "slots_right",
                              "oos", "oos_escalate", "oos_answer", "oos_answer_exact", "refusals", "refusal",
                              "false_escalate")}
+    by_steps: Dict[int, List[int]] = {}  # multi-step examples: number of actions -> [right, total]
     for ex, res in zip(examples, results):
         want = parse_compact(ex.detached if detached else ex.attached)
         got = res.plan
@@ -62,6 +63,10 @@ def score(examples: Sequence[Example], results: Sequence[EngineResult], detached
             right, total = metrics.slot_counts(got, want)
             counts["slots"] += total
             counts["slots_right"] += right
+            if ex.kind == "multi":
+                tally = by_steps.setdefault(len(want.actions), [0, 0])
+                tally[0] += plans_equal(got, want)
+                tally[1] += 1
         elif ex.kind == "out_of_scope":
             counts["oos"] += 1
             counts["oos_escalate"] += bool(got is not None and got.is_escalation)
@@ -90,6 +95,8 @@ def score(examples: Sequence[Example], results: Sequence[EngineResult], detached
         "oos_answer_exact": share("oos_answer_exact", "oos"),
         "refusal": share("refusal", "refusals"),
         "latency_s": statistics.mean(r.latency_s for r in results) if results else None,
+        # Multi-step plans by their number of actions: longer plans are where small models drop or repeat a step.
+        "multi_exact_by_steps": {n: right / total for n, (right, total) in sorted(by_steps.items())},
     }
 
 
@@ -152,11 +159,13 @@ def choose_threshold(curve: Sequence[dict], min_precision: float = 0.95) -> Opti
 def _fmt(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) or "-"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 COLUMNS = ("trainable_params", "model_params", "valid", "exact", "command_exact", "action_type", "slot", "false_escalate",
-           "oos_escalate", "oos_answer", "oos_answer_exact", "refusal", "escalated", "latency_s")
+           "oos_escalate", "oos_answer", "oos_answer_exact", "refusal", "escalated", "latency_s", "multi_exact_by_steps")
 
 
 def markdown_table(rows: Dict[str, dict]) -> str:
@@ -183,7 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument("--systems", default="shadow-detached,shadow-attached,lora,dora",
                         help="Comma-separated systems to evaluate.")
     parser.add_argument("--out", default="models/adapters/dev_report.json", help="Where to write the JSON report.")
-    parser.add_argument("--threshold", type=float, default=0.7, help="Auto-policy confidence threshold.")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="Auto-policy confidence threshold (default: config/dog.yaml's, as the robot uses it).")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default).")
     parser.add_argument("--shadow-adapter", default=None,
                         help="Shadow adapter for the shadow systems (default: ADAPTERS/shadow), e.g. a checkpoint.")
@@ -206,6 +216,10 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.threshold is None:
+        from ..deployment import Deployment
+
+        args.threshold = Deployment.load().policy.confidence_threshold
     examples = generate("dev", args.n, args.seed)
     adapters = Path(args.adapters)
     rows: Dict[str, dict] = {}
