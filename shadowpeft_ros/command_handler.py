@@ -76,8 +76,6 @@ class CommandHandler:
         self.interpreter = interpreter
         self.options = options or HandlerOptions()
         self._seen: "OrderedDict[str, bool]" = OrderedDict()
-        self.commands = 0
-        self.escalations = 0
 
     def _first_time(self, command_id: str) -> bool:
         if command_id in self._seen:
@@ -106,8 +104,6 @@ class CommandHandler:
             logger.error("[%s] interpreter failed: %r", command.command_id, exc)
             return self._refused(command, SAY_FAILED, f"interpreter error: {exc}", latencies, "interpreter_error")
         latencies["interpreter"] = time.perf_counter() - started
-        self.commands += 1
-        self.escalations += int(decision.escalated)
         plan = decision.plan
         motion = self._motion(command, plan, latencies)
         if decision.decision == "stop":

@@ -258,7 +258,9 @@ class DecisionPolicy:
         self._lock = threading.Lock()
         # One worker: the detached model is not re-entrant, and speculative runs must not pile up.
         self._local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-local")
+        # The one count of decisions (by name) and of escalations; diagnostics and reports read them from status().
         self.counts: Dict[str, int] = {}
+        self.escalated = 0
 
     def close(self) -> None:
         """Stop the remote model's client and the local worker."""
@@ -286,6 +288,7 @@ class DecisionPolicy:
         decision = dataclasses.replace(decision, latency_s=latency, options=self.recorded)
         with self._lock:
             self.counts[decision.decision] = self.counts.get(decision.decision, 0) + 1
+            self.escalated += int(decision.escalated)
         logger.info("[%s] %r -> %s (%s%s)", command_id, text[:80], decision.plan.to_json(), decision.decision,
                     f": {decision.reason}" if decision.reason else "")
         return decision
@@ -438,9 +441,9 @@ class DecisionPolicy:
     def status(self) -> Dict[str, Any]:
         """Return a JSON-ready snapshot: mode, threshold, the remote's state and the decision counts."""
         with self._lock:
-            counts = dict(self.counts)
+            counts, escalated = dict(self.counts), self.escalated
         snapshot: Dict[str, Any] = {"mode": self.options.mode, "confidence_threshold": self.options.confidence_threshold,
-                                    "enabled": self.remote is not None, "decisions": counts}
+                                    "enabled": self.remote is not None, "decisions": counts, "escalated": escalated}
         if self.remote is not None:
             snapshot.update(self.remote.status())
         else:

@@ -307,6 +307,11 @@ def test_a_decision_records_the_options_that_made_it_and_the_policy_counts_decis
     interpreter.interpret("stop", "c2")
     status = interpreter.status()
     assert status["decisions"] == {"local": 1, "stop": 1} and status["enabled"] is False
+    assert status["escalated"] == 0
+    unsure = ScriptedEngine("detached", "local", {"wave": ("wave", 0.5)})
+    escalating = make(detached=unsure, attached=ScriptedEngine("attached", "remote", {"wave": ("wave", 0.9)}))
+    assert escalating.interpret("wave", "c3").escalated
+    assert escalating.status()["escalated"] == 1 and sum(escalating.status()["decisions"].values()) == 1
 
 
 def test_an_attached_only_deployment_refuses_when_its_server_fails():

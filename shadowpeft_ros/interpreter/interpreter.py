@@ -170,7 +170,7 @@ class Interpreter:
         """Return the policy's snapshot (mode, remote state, decision counts); loads nothing."""
         if self._policy is None:
             return {"mode": self.mode, "enabled": False, "url": "", "reachable": None, "breaker": "n/a",
-                    "last_rtt_s": None, "decisions": {}}
+                    "last_rtt_s": None, "decisions": {}, "escalated": 0}
         return self._policy.status()
 
 

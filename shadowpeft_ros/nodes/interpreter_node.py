@@ -191,8 +191,9 @@ class InterpreterNode(LifecycleNode):
 
     def engines_check(self):
         """Engines loaded, lifecycle state, and how often commands were escalated."""
-        commands = self.handler.commands if self.handler else 0
-        escalations = self.handler.escalations if self.handler else 0
+        status = self.interpreter.status() if self.interpreter is not None else {}
+        commands = sum(status.get("decisions", {}).values())
+        escalations = status.get("escalated", 0)
         rate = escalations / commands if commands else None
         values = {"lifecycle_state": self.lifecycle_state, "mode": self.policy_options.mode,
                   "engine.detached": self.engines["detached"], "engine.attached": self.engines["attached"],
