@@ -170,3 +170,27 @@ def test_injection_learning_rate_scale_reaches_only_the_injection(backbones, tmp
     assert len(parameter_groups(model, tiny_train_config("shadow", backbones["qwen3"], tmp_path / "a"))) == 1
     with pytest.raises(ValueError, match="shadow_injection_lr_scale"):
         tiny_train_config("shadow", backbones["qwen3"], tmp_path / "b", shadow_injection_lr_scale=0.0)
+
+
+def test_a_second_export_of_the_same_adapter_during_the_first_leaves_both_with_the_export(backbones, tmp_path,
+                                                                                          monkeypatch):
+    # A node and an evaluation started together once shared one ".partial" folder: the second removed the
+    # first's half-written export, and the first then failed. Here the second export runs inside the first.
+    from shadowpeft_ros.interpreter import export as export_module
+    from shadowpeft_ros.interpreter.interpreter import ensure_detached_export
+
+    monkeypatch.setenv("SHADOWPEFT_CACHE", str(tmp_path / "cache"))
+    train(tiny_train_config("shadow", backbones["qwen3"], tmp_path / "adapter", steps=2), progress=False)
+    real_export, rivals, inner = export_module.export_detached, [], []
+
+    def export_with_a_rival(adapter, out, backbone=None):
+        if not rivals:
+            rivals.append(out)
+            inner.append(ensure_detached_export(adapter))  # the other process, start to finish
+        return real_export(adapter, out, backbone)
+
+    monkeypatch.setattr(export_module, "export_detached", export_with_a_rival)
+    outer = ensure_detached_export(str(tmp_path / "adapter"))
+    assert inner == [outer]
+    assert load_detached(str(outer))[0] is not None
+    assert [p.name for p in outer.parent.iterdir()] == [outer.name]  # no partial folder left behind

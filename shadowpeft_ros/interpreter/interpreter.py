@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,9 +206,17 @@ def ensure_detached_export(adapter_path: str, backbone: Optional[str] = None) ->
 
     if not (out / META_FILE).is_file():
         logger.warning("exporting the detached shadow of %s to %s (once; later starts load it directly)", adapter, out)
-        # Written aside and renamed, so an interrupted export is never taken for a complete one.
-        tmp = out.with_name(out.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        export_detached(str(adapter), str(tmp), backbone)
-        tmp.rename(out)
+        # Written aside and renamed, so an interrupted export is never taken for a complete one; the folder is
+        # this process's own, so two processes starting at once (a node and an evaluation) cannot collide.
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
+        try:
+            export_detached(str(adapter), str(tmp), backbone)
+            try:
+                tmp.rename(out)
+            except OSError:
+                if not (out / META_FILE).is_file():  # not another process's finished export: a real failure
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
