@@ -29,6 +29,8 @@ from shadowpeft_ros.interpreter.normalise import normalise_utterance
     ("an inch", "1 in"),
     ("wait a second", "wait 1 s"),
     ("for one second", "for 1 s"),
+    ("freeze in place for a second now", "freeze in place for 1 s now"),  # a courtesy after the duration
+    ("pause for one second, thanks", "pause for 1 s, thanks"),
     ("150 centimeters", "150 cm"),
     ("eighty centimetres", "80 cm"),
     ("6 feet", "6 ft"),
@@ -56,6 +58,7 @@ def test_numbers_and_units(said, written):
     "the one on the left",
     "one more time",
     "the second turn",
+    "take a second spin now",  # an ordinal before its noun, even with a courtesy after it
     "first turn left then sit",
     "get on your feet",
     "rise to your feet",

@@ -82,7 +82,11 @@ _SPEED_WORDS = re.compile(r"\b(?:met(?:er|re)s?|m) (?:per|a|an) second\b")
 _HOMOPHONE = re.compile(rf"\b({'|'.join(_HOMOPHONES)}) (?=(?:{_PLURAL_UNITS})\b)")
 _NUMBER_UNIT = re.compile(rf"\b({_NUMBER}) ({_UNIT_ALTERNATION})(?=$|[^\w/])")
 _ARTICLE_UNIT = re.compile(r"\b(?:a|an|one) (met(?:er|re)|centimet(?:er|re)|foot|inch|yard|degree|minute)\b")
-_A_SECOND = re.compile(r"\b(?:a|one) second\b(?=$|[,.!?;]| and\b| then\b| or so\b| please\b| before\b)")
+# "a second" is a duration where the sentence ends or a courtesy follows ("freeze for a second now"), and an
+# ordinal before a noun ("a second turn"), so it is rewritten only before the words that close a command.
+_A_SECOND = re.compile(r"\b(?:a|one) second\b(?=$|[,.!?;]| (?:and|then|or so|please|before|now|for me|right away|"
+                       r"straight away|at once|if|when|thanks|thank you|ok|okay|buddy|mate|pal|cheers|yeah|"
+                       r"would you|will you|could you|this instant|without delay|good (?:boy|girl))\b)")
 
 
 @functools.lru_cache(maxsize=1)
