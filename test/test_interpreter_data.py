@@ -130,3 +130,13 @@ def test_training_can_weigh_kinds_and_step_counts_without_changing_the_default_d
         with pytest.raises(ValueError, match="kind_weights"):
             TrainConfig(kind_weights=list(bad))
     assert TrainConfig(step_weights=[1, 2, 1]).step_weights == [1.0, 2.0, 1.0]
+
+
+def test_the_plainest_phrasings_always_train():
+    from shadowpeft_ros.interpreter.data import ACTION_PHRASES, CORE_PHRASINGS, MOVE_VERBS, SUFFIXES
+
+    assert {"sit down", "stand up", "lie down"} <= set(CORE_PHRASINGS)
+    assert "sit down" in ACTION_PHRASES[("posture", "sit")]["train"]
+    assert "sit down" not in ACTION_PHRASES[("posture", "sit")]["dev"]
+    assert "move left" in MOVE_VERBS["left"]["train"] and " please" in SUFFIXES["train"]
+    assert all(p not in ACTION_PHRASES[k]["dev"] for k in ACTION_PHRASES for p in CORE_PHRASINGS)
