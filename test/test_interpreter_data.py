@@ -140,3 +140,17 @@ def test_the_plainest_phrasings_always_train():
     assert "sit down" not in ACTION_PHRASES[("posture", "sit")]["dev"]
     assert "move left" in MOVE_VERBS["left"]["train"] and " please" in SUFFIXES["train"]
     assert all(p not in ACTION_PHRASES[k]["dev"] for k in ACTION_PHRASES for p in CORE_PHRASINGS)
+
+
+def test_training_draws_plain_phrasings_more_often_and_the_dev_split_uniformly():
+    import random
+
+    from shadowpeft_ros.interpreter.data import HEAD_SHARE, HEAD_SIZE, _pick
+
+    items = [f"p{i}" for i in range(50)]
+    train_rng, dev_rng, plain_rng = random.Random(3), random.Random(3), random.Random(3)
+    draws = [_pick(train_rng, items, "train") for _ in range(4000)]
+    head = sum(d in items[:HEAD_SIZE] for d in draws) / len(draws)
+    assert head == pytest.approx(HEAD_SHARE + (1 - HEAD_SHARE) * HEAD_SIZE / len(items), abs=0.03)
+    # The dev split draws exactly as a plain uniform choice would, so its examples do not move.
+    assert [_pick(dev_rng, items, "dev") for _ in range(200)] == [plain_rng.choice(items) for _ in range(200)]
