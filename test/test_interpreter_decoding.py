@@ -66,12 +66,12 @@ def _accepts(grammar, tokenizer, text: str) -> bool:
 
 
 def test_copying_allows_only_the_quantities_said_in_slots_their_units_fit(random_model):
-    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for, said_numbers, said_quantities
+    from shadowpeft_ros.interpreter.decoding import _model_vocab_size, grammar_for, said_quantities
 
     model, tokenizer = random_model
-    assert said_numbers("walk forward two and a half meters then turn left") == ("2.5",)
-    assert said_numbers("wait 3 seconds, then sit") == ("3",) and said_numbers("sit down") == ()
-    assert said_numbers("turn right seventy five. then sit") == ("75",)  # a full stop is no decimal point
+    assert said_quantities("walk forward two and a half meters then turn left") == (("2.5", "m"),)
+    assert said_quantities("wait 3 seconds, then sit") == (("3", "s"),) and said_quantities("sit down") == ()
+    assert said_quantities("turn right seventy five. then sit") == (("75", ""),)  # a full stop is no decimal point
     assert said_quantities("scoot left two feet, pause three seconds") == (("2", "ft"), ("3", "s"))
     assert said_quantities("turn 90 in place") == (("90", "in"), ("90", ""))  # "in" may be a word, not inches
     assert said_quantities("walk 0 meters, no, 2") == (("2", ""),)

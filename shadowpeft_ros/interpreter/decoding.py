@@ -35,18 +35,12 @@ def _choice(words: Sequence[str]) -> str:
 
 # Angles a turn may carry without the user saying a number: "turn around" is 180, "a quarter turn" 90.
 TURN_ANGLES = ("45", "90", "180", "270", "360")
-# A number ends where no digit and no decimal part follows: "turn right 75." ends a sentence after 75.
-_NUMBER_TEXT = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?!\d|\.\d)")
 _UNITS_AFTER = "|".join(re.escape(u) for u in sorted((*DISTANCE_UNITS, *DURATION_UNITS, ANGLE_UNIT, SPEED_UNIT),
                                                      key=len, reverse=True))
+# A number ends where no digit and no decimal part follows: "turn right 75." ends a sentence after 75.
 _QUANTITY_TEXT = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)(?!\d|\.\d)(?: ({_UNITS_AFTER})(?![\w/]))?")
 # A canonical unit that is also a plain word after a number ("turn 90 in place"): such a number may also go unit-less.
 _AMBIGUOUS_UNITS = ("in",)
-
-
-def said_numbers(text: str) -> Tuple[str, ...]:
-    """Return the numbers of an utterance as the model reads it (normalised), in order, each once."""
-    return tuple(dict.fromkeys(_NUMBER_TEXT.findall(normalise_utterance(text))))
 
 
 def said_quantities(text: str) -> Tuple[Tuple[str, str], ...]:
