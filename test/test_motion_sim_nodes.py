@@ -135,8 +135,10 @@ def motion_graph(max_rtf=3.0, watchdog_node=False):
     wd = None
     if watchdog_node:
         # A second motion node on real (wall) time that only listens to /odom, to see the watchdog fire
-        # when the simulator process hangs. Its commands go to a topic nobody drives.
-        wd = MotionNode(context=context, namespace="wd", parameter_overrides=[
+        # when the simulator process hangs. Its commands go to a topic nobody drives. Its odometry timeout
+        # is 2 s, not the robot's 0.5 s: on a loaded 2-core CI machine the simulator's odometry once paused
+        # 0.59 s by itself and failed the move before the test hung the simulator.
+        wd = MotionNode(context=context, namespace="wd", parameter_overrides=[Parameter("odom_timeout_s", value=2.0)] + [
             Parameter(name, value=f"/wd/{topic}") for name, topic in (
                 ("cmd_vel_topic", "cmd_vel"), ("plan_topic", "plan"), ("outcome_topic", "outcome"),
                 ("say_topic", "say"), ("posture_topic", "posture"), ("voice_topic", "voice"),
