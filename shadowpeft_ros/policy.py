@@ -21,7 +21,9 @@ Guarantees, whatever the models and the network do:
   plan at once: no model, no network.
 - Empty and over-long utterances are refused before any model runs.
 - Every plan with actions has passed the schema (in the compact parser) and
-  ``safety.check_limits``. Whatever fails on the way becomes a plan with no actions and a
+  ``safety.check_limits``, and (``check_quantities``) accounts for the quantities that were said:
+  a plan that leaves a said "90 degrees" out or carries a number nobody said is not acted on
+  (``interpreter.agreement``). Whatever fails on the way becomes a plan with no actions and a
   spoken reason in ``say``: a doubtful plan is never executed.
 - No remote wait exceeds the client's deadline.
 
@@ -38,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional, Protocol, Tuple
 
+from .interpreter.agreement import disagreement
 from .interpreter.engine import EngineResult, PlanEngine
 from .plan import Plan, PlanError, Stop
 from .safety import MotionDefaults, SafetyLimits, check_limits
@@ -46,6 +49,8 @@ from .speech.gate import STOP_WORDS, is_stop_utterance
 logger = logging.getLogger("shadowpeft_ros")
 
 MODES = ("auto", "detached", "attached", "remote_first")
+# How a verdict names a plan whose numbers disagree with the utterance.
+QUANTITIES = "quantities disagree"
 
 # What the robot says when it does not act. One set of sentences, whichever rule refuses.
 SAY_EMPTY = "Sorry, I did not hear a command."
@@ -55,6 +60,7 @@ SAY_UNSURE = "Sorry, I am not sure what you mean. Please say it again."
 SAY_NO_REMOTE = "Sorry, I can only answer that when my server is reachable."
 SAY_NOT_A_COMMAND = "Sorry, I am not sure that was a command for me. Please say it again."
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
+SAY_QUANTITIES = "Sorry, I did not get all the numbers you said. Please say it again."
 
 
 @dataclass
@@ -83,6 +89,10 @@ class PolicyOptions:
         "help": "Act on a plan with actions that the server returns for a request the detached model handed on as not "
                 "a command ([REMOTE]). Off: the two models disagree on whether it was a command at all, and the "
                 "robot asks again instead of moving."})
+    check_quantities: bool = field(default=True, metadata={
+        "help": "Do not act on a plan whose numbers disagree with what was said: a quantity said with its unit that no "
+                "action uses (a dropped step) or a number nobody said (an invented value). A detached plan is escalated "
+                "(auto) or refused (detached); a remote plan is refused."})
     speculative_local: bool = field(default=True, metadata={
         "help": "remote_first: run the detached model while the remote request is in flight."})
 
@@ -317,7 +327,15 @@ class DecisionPolicy:
             result = EngineResult(None, error=f"detached engine failed: {exc!r}")
         return result, time.perf_counter() - t0
 
-    def _verdict(self, local: EngineResult) -> str:
+    def _quantity_doubt(self, text: str, answer: Any) -> str:
+        """Return why a plan's numbers disagree with the utterance's ('' when they agree or the check is off)."""
+        plan = getattr(answer, "plan", None)
+        raw = str(getattr(answer, "raw_text", "") or "")
+        if not self.options.check_quantities or plan is None or not plan.actions or not raw:
+            return ""
+        return disagreement(text, raw)
+
+    def _verdict(self, local: EngineResult, text: str) -> str:
         """Return '' if the detached answer can be acted on, else why it cannot."""
         if local.plan is None:
             return f"invalid ({local.error})" if local.error else "invalid"
@@ -327,7 +345,8 @@ class DecisionPolicy:
             else self.options.confidence_threshold
         if local.confidence is not None and local.confidence < threshold:
             return f"low confidence {local.confidence:.2f} < {threshold:g}"
-        return ""
+        doubt = self._quantity_doubt(text, local)
+        return f"{QUANTITIES}: {doubt}" if doubt else ""
 
     def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):
         if self.remote is None:
@@ -344,7 +363,7 @@ class DecisionPolicy:
         local = None
         if self.options.mode != "attached":
             local, latency["detached"] = self._run_local(text, command_id)
-            why = self._verdict(local)
+            why = self._verdict(local, text)
             if not why:
                 return Decision(text, command_id, local.plan.with_route("local"), "local", local=local)
             if self.options.mode == "detached":
@@ -364,6 +383,10 @@ class DecisionPolicy:
                 return Decision(text, command_id, refusal(SAY_NOT_A_COMMAND, "remote"), "refused:disagreement",
                                 f"detached handed it on as no command, attached planned {remote.raw_text!r}",
                                 escalated, local=local, remote=remote)
+            doubt = self._quantity_doubt(text, remote)
+            if doubt:
+                return Decision(text, command_id, refusal(SAY_QUANTITIES, "remote"), "refused:quantities",
+                                f"remote plan {remote.raw_text!r}: {doubt}", escalated, local=local, remote=remote)
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
                             f"escalated: {why}" if escalated else "", escalated, local=local, remote=remote)
         if local is None:
@@ -379,7 +402,7 @@ class DecisionPolicy:
             pending = self.remote.submit(text, command_id)
         if pending is None:
             local, latency["detached"] = self._run_local(text, command_id)
-            why = self._verdict(local)
+            why = self._verdict(local, text)
             if not why:
                 return Decision(text, command_id, local.plan.with_route("local"), "local", "server unavailable",
                                 local=local)
@@ -388,12 +411,14 @@ class DecisionPolicy:
             if self.options.speculative_local else None
         remote = pending.wait()
         latency["remote"] = time.perf_counter() - t0
-        if remote.ok and not remote.plan.is_escalation:
+        doubt = self._quantity_doubt(text, remote) if remote.ok else ""
+        if remote.ok and not remote.plan.is_escalation and not doubt:
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote", remote=remote)
         local, latency["detached"] = speculative.result() if speculative is not None \
             else self._run_local(text, command_id)
-        why = self._verdict(local)
-        failure = "the attached model answered [REMOTE]" if remote.ok else self._server_failure(remote)
+        why = self._verdict(local, text)
+        failure = (f"remote plan {remote.raw_text!r}: {doubt}" if doubt else "the attached model answered [REMOTE]") \
+            if remote.ok else self._server_failure(remote)
         if not why:
             return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", failure,
                             local=local, remote=remote)
@@ -409,7 +434,8 @@ class DecisionPolicy:
     def _refuse_local(self, text: str, command_id: str, local: EngineResult, why: str, remote, server: str) -> Decision:
         """The detached answer cannot be acted on and the server gave nothing better: refuse, saying why."""
         reason = f"detached {why}; {server}"
-        usable = local.plan is not None and not local.plan.is_escalation
+        # A plan whose numbers disagree with what was said is wrong, not merely unsure: never a fallback.
+        usable = local.plan is not None and not local.plan.is_escalation and not why.startswith(QUANTITIES)
         escalated = remote is not None
         if usable and self.options.fallback_to_low_confidence and self.options.mode != "detached":
             return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", reason, escalated,
@@ -418,6 +444,8 @@ class DecisionPolicy:
             say, decision = SAY_NO_REMOTE, "refused:needs_remote"
         elif usable:
             say, decision = SAY_UNSURE, "refused:low_confidence"
+        elif why.startswith(QUANTITIES):
+            say, decision = SAY_QUANTITIES, "refused:quantities"
         else:
             say, decision = SAY_NOT_UNDERSTOOD, "refused:invalid"
         return Decision(text, command_id, refusal(say), decision, reason, escalated, local=local, remote=remote)

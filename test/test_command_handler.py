@@ -123,8 +123,8 @@ def test_an_interpreter_that_raises_refuses_the_command_and_the_next_one_still_w
 
 
 def test_an_over_limit_plan_is_refused_aloud_naming_the_limit():
-    h, _ = handler({"walk far": ("move forward 99", 0.9)})
-    handled = h.handle(voice("walk far", "far"))
+    h, _ = handler({"walk 99 meters": ("move forward 99", 0.9)})
+    handled = h.handle(voice("walk 99 meters", "far"))
     assert handled.status == "refused" and handled.plan.actions == ()
     assert "5 meter limit" in handled.say and handled.decision.decision == "refused:limits"
 

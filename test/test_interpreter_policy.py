@@ -11,7 +11,8 @@ from shadowpeft_ros.interpreter.engine import EngineResult, PlanEngine
 from shadowpeft_ros.interpreter.interpreter import Interpreter, InterpreterOptions
 from shadowpeft_ros.plan import PlanError, parse_plan
 from shadowpeft_ros.policy import (
-    SAY_LIMITS, SAY_NO_REMOTE, SAY_NOT_A_COMMAND, SAY_NOT_UNDERSTOOD, SAY_UNSURE, DecisionPolicy, PolicyOptions,
+    SAY_LIMITS, SAY_NO_REMOTE, SAY_NOT_A_COMMAND, SAY_NOT_UNDERSTOOD, SAY_QUANTITIES, SAY_UNSURE, DecisionPolicy,
+    PolicyOptions,
 )
 from shadowpeft_ros.safety import SafetyLimits, check_limits
 
@@ -137,34 +138,36 @@ def test_malformed_or_out_of_schema_output_is_refused(raw):
 
 
 def test_out_of_limit_values_are_clamped_or_refused():
-    local = ScriptedEngine("detached", "local", {"go": ("move forward 12 3 ; turn left 1000", 0.99),
-                                                 "hurry": ("move forward 2 3", 0.99)})
+    go, hurry = "go 12 meters at 3 m/s, then turn left 1000 degrees", "hurry 2 meters at 3 m/s"
+    local = ScriptedEngine("detached", "local", {go: ("move forward 12 3 ; turn left 1000", 0.99),
+                                                 hurry: ("move forward 2 3", 0.99)})
     # Default: a distance or angle over its limit refuses the plan; a speed over its limit is clamped.
-    refused = make(mode="detached", detached=local, limits=SafetyLimits()).interpret("go")
+    refused = make(mode="detached", detached=local, limits=SafetyLimits()).interpret(go)
     assert refused.decision == "refused:limits" and not refused.plan.actions
     assert refused.plan.say.startswith("I won't do that") and "5 meter limit" in refused.plan.say
     assert "12 meters in step 1 is over my 5 meter limit per move" in refused.reason
     assert "1000 degrees in step 2 is over my 720 degree limit per turn" in refused.reason
-    slowed = make(mode="detached", detached=local, limits=SafetyLimits()).interpret("hurry")
+    slowed = make(mode="detached", detached=local, limits=SafetyLimits()).interpret(hurry)
     assert slowed.decision == "local" and slowed.violations and slowed.plan.actions[0].speed_mps == 0.5
     assert_safe(slowed)
 
     clamping = SafetyLimits(on_violation="clamp")
-    clamped = make(mode="detached", detached=local, limits=clamping).interpret("go")
+    clamped = make(mode="detached", detached=local, limits=clamping).interpret(go)
     assert clamped.decision == "local" and len(clamped.violations) == 3
     move, turn = clamped.plan.actions
     assert (move.distance_m, move.speed_mps, turn.angle_deg) == (5.0, 0.5, 720.0)
     assert_safe(clamped)
 
     strict = SafetyLimits(on_violation="refuse")
-    refused = make(mode="detached", detached=local, limits=strict).interpret("hurry")
+    refused = make(mode="detached", detached=local, limits=strict).interpret(hurry)
     assert refused.decision == "refused:limits" and not refused.plan.actions
     assert refused.plan.say.startswith("I won't do that") and refused.plan.say != SAY_LIMITS
 
 
 def test_too_long_a_plan_is_refused_not_cut():
-    local = ScriptedEngine("detached", "local", {"wait": (" ; ".join(["wait 30"] * 5), 0.99)})
-    result = make(mode="detached", detached=local).interpret("wait")
+    text = "wait 30 seconds, five times over"
+    local = ScriptedEngine("detached", "local", {text: (" ; ".join(["wait 30"] * 5), 0.99)})
+    result = make(mode="detached", detached=local).interpret(text)
     assert result.decision == "refused:limits" and not result.plan.actions
 
 
@@ -186,8 +189,10 @@ def test_bad_inputs_never_reach_the_model_or_come_back_unsafe():
     assert injected.plan.actions[0].speed_mps == SafetyLimits().max_linear_speed_mps
     assert_safe(injected)
 
+    # The server's "2" is no number the robot can read in German words: it asks again rather than move.
     german = interpreter.interpret("Geh zwei Meter vorwärts")
-    assert german.decision == "remote" and german.escalated and german.route == "remote"
+    assert german.decision == "refused:quantities" and german.escalated and german.route == "remote"
+    assert german.plan.say == SAY_QUANTITIES and remote.calls == ["Geh zwei Meter vorwärts"]
     for result in (empty, huge, injected, german):
         assert_safe(result)
 
@@ -258,7 +263,7 @@ def test_a_crashing_detached_model_escalates_or_refuses():
 
 
 def test_detached_mode_refuses_a_doubtful_plan_at_its_own_threshold():
-    local = ScriptedEngine("detached", "local", {"jump off the table": ("move backward 0.5", 0.43)})
+    local = ScriptedEngine("detached", "local", {"jump off the table": ("move backward", 0.43)})
     result = make(mode="detached", detached=local, detached_confidence_threshold=0.5).interpret("jump off the table")
     assert result.decision == "refused:low_confidence" and not result.plan.actions and result.plan.say
     assert "< 0.5" in result.reason
@@ -320,8 +325,8 @@ def test_an_attached_only_deployment_refuses_when_its_server_fails():
 
 
 def test_a_server_plan_over_the_limits_is_refused_or_clamped_like_a_local_one():
-    remote = ScriptedEngine("attached", "remote", {"go": ("move forward 99", 0.9)})
-    refused = make(mode="attached", attached=remote, limits=SafetyLimits(on_violation="refuse")).interpret("go")
+    remote = ScriptedEngine("attached", "remote", {"go 99 m": ("move forward 99", 0.9)})
+    refused = make(mode="attached", attached=remote, limits=SafetyLimits(on_violation="refuse")).interpret("go 99 m")
     assert refused.decision == "refused:limits" and not refused.plan.actions and refused.route == "remote"
-    clamped = make(mode="attached", attached=remote).interpret("go")
+    clamped = make(mode="attached", attached=remote).interpret("go 99 m")
     assert clamped.plan.actions[0].distance_m == CLAMP.max_distance_m and clamped.violations

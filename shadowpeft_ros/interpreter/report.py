@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..evaluation import metrics
 from ..plan import Plan
+from .agreement import agrees
 from .compact import parse_compact
 from .data import Example, generate
 from .engine import EngineResult, PlanEngine
@@ -107,11 +108,22 @@ def run_engine(engine: PlanEngine, examples: Sequence[Example], label: str, prog
     return [engine.plan(ex.text, str(i)) for i, ex in enumerate(tqdm(examples, desc=label, disable=not progress))]
 
 
-def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], threshold: float) -> List[EngineResult]:
-    """Replay the interpreter's auto policy on recorded detached and attached results (latencies add up)."""
+def _acts_locally(result: EngineResult, threshold: float, text: Optional[str]) -> bool:
+    """The policy's verdict on a detached answer: a plan, confident enough, whose numbers agree with ``text``."""
+    return (result.plan is not None and not result.plan.is_escalation and result.confidence >= threshold
+            and (text is None or not result.plan.actions or agrees(text, result.raw_text)))
+
+
+def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], threshold: float,
+                 texts: Optional[Sequence[str]] = None) -> List[EngineResult]:
+    """Replay the interpreter's auto policy on recorded detached and attached results (latencies add up).
+
+    With ``texts`` a detached plan whose numbers disagree with its utterance escalates, as in the
+    policy's ``check_quantities``.
+    """
     out = []
-    for d, a in zip(local, remote):
-        if d.plan is not None and not d.plan.is_escalation and d.confidence >= threshold:
+    for i, (d, a) in enumerate(zip(local, remote)):
+        if _acts_locally(d, threshold, texts[i] if texts is not None else None):
             out.append(d)
         else:
             out.append(EngineResult(a.plan, a.raw_text, a.confidence, d.latency_s + a.latency_s, a.engine, a.error,
@@ -124,18 +136,20 @@ CURVE_THRESHOLDS = tuple(i / 20 for i in range(19)) + (0.9, 0.925, 0.95, 0.96, 0
 
 
 def confidence_curve(examples: Sequence[Example], local: Sequence[EngineResult],
-                     thresholds: Sequence[float] = CURVE_THRESHOLDS) -> List[dict]:
+                     thresholds: Sequence[float] = CURVE_THRESHOLDS, check_quantities: bool = True) -> List[dict]:
     """Return, per threshold, what acting on the detached model's own plans would do.
 
     ``coverage``: share of in-scope commands acted on locally (a valid, non-escalating plan at or
     above the threshold); ``precision``: share of those local plans that are exactly right (a wrong
     one moves a real dog); ``oos_local``: share of out-of-scope requests wrongly acted on locally.
+    With ``check_quantities`` (the policy's default) a plan whose numbers disagree with the
+    utterance is not acted on locally.
     """
     rows = []
     for threshold in thresholds:
         acted = right = commands = oos = oos_acted = 0
         for ex, res in zip(examples, local):
-            local_plan = res.plan is not None and not res.plan.is_escalation and res.confidence >= threshold
+            local_plan = _acts_locally(res, threshold, ex.text if check_quantities else None)
             if ex.kind in ("command", "multi"):
                 commands += 1
                 acted += local_plan
@@ -254,14 +268,15 @@ def main(argv=None) -> int:
         collected[system] = results
         del engine
     if "shadow-detached" in collected and "shadow-attached" in collected:
-        auto = auto_results(collected["shadow-detached"], collected["shadow-attached"], args.threshold)
+        texts = [ex.text for ex in examples]
+        auto = auto_results(collected["shadow-detached"], collected["shadow-attached"], args.threshold, texts)
         rows["shadow-auto"] = score(examples, auto, detached=False)
         rows["shadow-auto"]["trainable_params"] = rows["shadow-attached"]["trainable_params"]
         rows["shadow-auto"]["escalated"] = sum(r.engine == "attached" for r in auto) / max(len(auto), 1)
         print("shadow-auto", json.dumps(rows["shadow-auto"]), flush=True)
         sweep = {}
         for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
-            replay = auto_results(collected["shadow-detached"], collected["shadow-attached"], threshold)
+            replay = auto_results(collected["shadow-detached"], collected["shadow-attached"], threshold, texts)
             sweep[threshold] = {"exact": score(examples, replay, detached=False)["exact"],
                                 "escalated": sum(r.engine == "attached" for r in replay) / max(len(replay), 1),
                                 "latency_s": statistics.mean(r.latency_s for r in replay)}

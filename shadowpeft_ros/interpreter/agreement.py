@@ -1,0 +1,120 @@
+"""Does a plan account for the quantities the user said? A check on a model's answer, not a planner.
+
+A small model's two costliest mistakes leave a trace in the numbers:
+
+- it **drops a step** of a multi-step command ("stroll forward 1.5 meters, veer right ninety
+  degrees, stroll forward 1.5 meters" planned as ``move forward 1.5 m``): a said quantity (90 deg)
+  is used by no action;
+- it **invents a value** ("race forward, speed five metres a second" planned as
+  ``move forward _ 0.1``): a number of the plan was never said.
+
+``disagreement`` compares the quantities of the utterance (``decoding.said_quantities``, after
+the one normaliser) with those of the compact plan, physical values with physical values ("50 cm"
+and "0.5 m" agree). It never changes a plan and never picks an action: it only says why a plan
+should not be trusted, and the decision policy then asks the other model or refuses. A turn may
+carry an angle nobody said when it is one of ``decoding.TURN_ANGLES`` ("turn around" is 180);
+speeds written as ``slow``/``fast`` and defaults left out (``_``) carry no number to compare.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+from ..plan import REMOTE_MARKER
+from .compact import NULL, SAY_PREFIX, SEPARATOR, SPEED_WORDS
+from .decoding import TURN_ANGLES, said_quantities
+from .normalise import ANGLE_UNIT, DISTANCE_UNITS, DURATION_UNITS, SPEED_UNIT
+
+# Slot kinds and the units that fit each; a number said without a unit fits any slot.
+_SLOT_UNITS = {"distance": DISTANCE_UNITS, "duration": DURATION_UNITS, "angle": {ANGLE_UNIT: 1.0},
+               "speed": {SPEED_UNIT: 1.0}}
+# The unit a slot's number has when the plan writes none (the parser's reading).
+_BASE_UNIT = {"distance": "m", "duration": "s", "angle": ANGLE_UNIT, "speed": SPEED_UNIT}
+
+
+def _is_number(word: str) -> bool:
+    try:
+        return math.isfinite(float(word)) and word not in ("nan", "inf")
+    except ValueError:
+        return False
+
+
+def plan_quantities(compact: str) -> List[Tuple[str, float, str]]:
+    """Return the numbers of a compact plan's actions as (slot, value, unit), in order; ``say:`` text is not read.
+
+    ``move forward 6 ft 0.3 ; turn left 90 ; wait 2 min`` gives ("distance", 6.0, "ft"),
+    ("speed", 0.3, "m/s"), ("angle", 90.0, "deg"), ("duration", 2.0, "min"). Malformed text gives
+    what could be read; the parser, not this check, rejects it.
+    """
+    text = compact.strip()
+    if text == REMOTE_MARKER:
+        return []
+    say_at = text.find(SAY_PREFIX)
+    if say_at >= 0:
+        text = text[:say_at]
+    found = []
+    for segment in text.split(SEPARATOR.strip()):
+        words = segment.split()
+        if not words:
+            continue
+        head, args = words[0], words[2:] if words[0] in ("move", "turn") else words[1:]
+        slots = {"move": ("distance", "speed"), "turn": ("angle",), "wait": ("duration",)}.get(head, ())
+        for slot in slots:
+            if not args:
+                break
+            word = args.pop(0)
+            if slot == "speed" and word in SPEED_WORDS:
+                continue
+            if word == NULL or not _is_number(word):
+                continue
+            unit = args.pop(0) if args and args[0] in _SLOT_UNITS[slot] else _BASE_UNIT[slot]
+            found.append((slot, float(word), unit))
+    return found
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=0.01, abs_tol=1e-9)
+
+
+def _fits(slot: str, value: float, unit: str, said_number: float, said_unit: str) -> bool:
+    """Say whether a plan's (slot, value, unit) is the said (number, unit)."""
+    if not said_unit:
+        return _same(value, said_number)  # said without a unit: the model copies the number as it is
+    units = _SLOT_UNITS[slot]
+    if said_unit not in units:
+        return False
+    return _same(value * units[unit], said_number * units[said_unit])
+
+
+def disagreement(text: str, compact: str, turn_angles: Tuple[str, ...] = TURN_ANGLES) -> str:
+    """Return why the plan's numbers disagree with the utterance's, or "" when they agree.
+
+    Only plans with actions are checked; an answer (``say:`` alone) or ``[REMOTE]`` always agrees.
+    """
+    plan = plan_quantities(compact)
+    said = [(float(n), u) for n, u in said_quantities(text)]
+    has_actions = bool(compact.strip()) and compact.strip() != REMOTE_MARKER \
+        and not compact.strip().startswith(SAY_PREFIX)
+    if not has_actions:
+        return ""
+    unsaid = [(slot, value, unit) for slot, value, unit in plan
+              if not any(_fits(slot, value, unit, n, u) for n, u in said)
+              and not (slot == "angle" and any(_same(value, float(a)) for a in turn_angles))]
+    if unsaid:
+        slot, value, unit = unsaid[0]
+        return f"the plan's {slot} {value:g} {unit} was not said"
+    used = {(n, u) for n, u in said if any(_fits(slot, value, unit, n, u) for slot, value, unit in plan)}
+    # Only a number said with its unit must be used: a bare one may be a count or a word that Whisper
+    # wrote as a number ("turn two face behind you"). "in" may be a word after a number ("turn 90 in
+    # place"): said_quantities also offers such a number without a unit, and that reading may be used.
+    unused = [(n, u) for n, u in said if u and (n, u) not in used and not (u == "in" and (n, "") in used)]
+    if unused:
+        number, unit = unused[0]
+        return f"the said {number:g}{' ' + unit if unit else ''} is in no action"
+    return ""
+
+
+def agrees(text: str, compact: Optional[str]) -> bool:
+    """Say whether ``compact`` (None: nothing to check) accounts for the quantities of ``text``."""
+    return compact is None or not disagreement(text, compact)
