@@ -330,3 +330,24 @@ def test_a_server_plan_over_the_limits_is_refused_or_clamped_like_a_local_one():
     assert refused.decision == "refused:limits" and not refused.plan.actions and refused.route == "remote"
     clamped = make(mode="attached", attached=remote).interpret("go 99 m")
     assert clamped.plan.actions[0].distance_m == CLAMP.max_distance_m and clamped.violations
+
+
+def test_a_remote_plan_the_attached_model_itself_doubts_is_refused():
+    # Measured on the dev split: "speak!" planned as "dance" at 0.67; wrong remote plans sit mostly below 0.4.
+    local = ScriptedEngine("detached", "local", {"speak!": ("dance", 0.5), "sit": ("sit", 0.5)})
+    remote = ScriptedEngine("attached", "remote", {"speak!": ("dance", 0.2), "sit": ("sit", 0.9)})
+    doubted = make(detached=local, attached=remote).interpret("speak!")
+    assert doubted.decision == "refused:remote_low_confidence" and not doubted.plan.actions
+    assert doubted.plan.say == SAY_UNSURE and "0.20 < 0.4" in doubted.reason and doubted.escalated
+    assert make(detached=local, attached=remote).interpret("sit").decision == "remote"
+    # The threshold is an option; 0 acts on every valid remote plan.
+    assert make(detached=local, attached=remote, remote_confidence_threshold=0.0).interpret("speak!").decision == "remote"
+    # Stopping is never a harmful guess, and an answer that moves nothing is spoken, whatever their confidence.
+    stopper = ScriptedEngine("attached", "remote", {"cut it out": ("stop", 0.27)})
+    assert make(mode="attached", attached=stopper).interpret("cut it out").decision == "remote"
+    talker = ScriptedEngine("attached", "remote", {"speak!": ("say: Woof.", 0.1)})
+    assert make(mode="attached", attached=talker).interpret("speak!").plan.say == "Woof."
+    # remote_first: a doubted server plan leaves the decision to the on-board model.
+    sure = ScriptedEngine("detached", "local", {"speak!": ("[REMOTE]", 0.9), "sit": ("sit", 0.95)})
+    doubted_first = make(mode="remote_first", detached=sure, attached=remote).interpret("speak!")
+    assert doubted_first.decision == "refused:needs_remote" and not doubted_first.plan.actions
