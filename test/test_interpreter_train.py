@@ -194,3 +194,31 @@ def test_a_second_export_of_the_same_adapter_during_the_first_leaves_both_with_t
     assert inner == [outer]
     assert load_detached(str(outer))[0] is not None
     assert [p.name for p in outer.parent.iterdir()] == [outer.name]  # no partial folder left behind
+
+
+def test_a_wider_injection_grows_from_a_trained_adapter_without_changing_its_outputs(backbones, tmp_path):
+    from peft.utils import get_peft_model_state_dict
+
+    from shadowpeft_ros.interpreter.backbone import load_backbone
+    from shadowpeft_ros.interpreter.train import attach_adapter, grow_injection_rank
+
+    narrow = tiny_train_config("shadow", backbones["qwen3"], tmp_path / "narrow", steps=4, shadow_r=4,
+                               shadow_dropout=0.0)
+    _, trained = train(narrow, progress=False, return_model=True)
+    wide = tiny_train_config("shadow", backbones["qwen3"], tmp_path / "wide", steps=1, shadow_r=8,
+                             shadow_update_hidden=4, shadow_dropout=0.0, init_adapter=str(tmp_path / "narrow"))
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    model = attach_adapter(load_backbone(str(backbones["qwen3"]))[0], wide)
+    set_peft_model_state_dict(model, grow_injection_rank(model, load_peft_weights(str(tmp_path / "narrow"))))
+    shapes = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+    assert any(".shadow_down." in k and s[0] == 8 for k, s in shapes.items())
+    ids = _prompt_ids(load_backbone(str(backbones["qwen3"]))[1])
+    with torch.no_grad():
+        assert torch.allclose(trained.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits, atol=1e-5)
+    # Training starts from it; a narrower injection, or another shape, cannot be grown into.
+    assert train(wide, progress=False)["steps"] == 1
+    with pytest.raises(ValueError, match="only a wider shadow injection"):
+        train(tiny_train_config("shadow", backbones["qwen3"], tmp_path / "other", steps=1, shadow_r=8,
+                                init_adapter=str(tmp_path / "narrow")), progress=False)

@@ -48,6 +48,8 @@ def register(subparsers) -> None:
     parser.add_argument("--step-weights", type=_weights, default=None, metavar="W2,W3,W4", help=helps["step_weights"])
     parser.add_argument("--shadow-r", type=int, default=defaults.shadow_r, help=helps["shadow_r"])
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
+    parser.add_argument("--shadow-update-hidden", type=int, default=defaults.shadow_update_hidden,
+                        help=helps["shadow_update_hidden"])
     parser.add_argument("--shadow-aux-weight", type=float, default=defaults.shadow_aux_weight,
                         help=helps["shadow_aux_weight"])
     parser.add_argument("--shadow-injection-lr-scale", type=float, default=defaults.shadow_injection_lr_scale,
@@ -80,7 +82,8 @@ def _config_from_args(args, method=None):
         init_adapter=args.init_adapter.replace("{method}", method) if args.init_adapter else None,
         shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache, kind_weights=args.kind_weights,
         step_weights=args.step_weights,
-        shadow_layers=args.shadow_layers, shadow_aux_weight=args.shadow_aux_weight,
+        shadow_layers=args.shadow_layers, shadow_update_hidden=args.shadow_update_hidden,
+        shadow_aux_weight=args.shadow_aux_weight,
         shadow_injection_lr_scale=args.shadow_injection_lr_scale, lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
     )

@@ -74,6 +74,11 @@ class TrainConfig:
     )
     # ShadowPEFT
     shadow_r: int = field(default=16, metadata={"help": "ShadowConfig.r: rank of the injection bottleneck."})
+    shadow_update_hidden: Optional[int] = field(
+        default=None,
+        metadata={"help": "ShadowConfig.update_hidden_size: width of the per-layer shadow-state update MLPs (default: "
+                          "shadow_r). Keeping it at 16 while shadow_r grows spends the parameters on the injection, "
+                          "the attached path's only way to change the backbone."})
     shadow_layers: int = field(default=1, metadata={"help": "ShadowConfig.shadow_num_hidden_layers."})
     shadow_alpha: float = field(default=0.1, metadata={"help": "ShadowConfig.shadow_alpha: injection strength."})
     shadow_dropout: float = field(default=0.05, metadata={"help": "ShadowConfig.shadow_dropout."})
@@ -115,6 +120,8 @@ class TrainConfig:
             raise ValueError("stage 'detached' trains a shadow alone: it needs method 'shadow'")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.shadow_update_hidden is not None and int(self.shadow_update_hidden) < 1:
+            raise ValueError(f"shadow_update_hidden must be >= 1, got {self.shadow_update_hidden!r}")
         for name in ("steps", "batch_size", "shadow_r", "shadow_layers", "lora_r", "lora_alpha", "max_prompt_tokens"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -154,6 +161,7 @@ def build_peft_config(config: TrainConfig):
             shadow_alpha=config.shadow_alpha,
             shadow_dropout=config.shadow_dropout,
             shadow_num_hidden_layers=config.shadow_layers,
+            update_hidden_size=config.shadow_update_hidden,
             # The detached loss is added by our loop with the right targets (see train.py), not by PEFT's forward.
             auxiliary_loss_weight=config.shadow_aux_weight,
         )

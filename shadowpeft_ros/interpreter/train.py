@@ -34,6 +34,41 @@ IGNORE_INDEX = -100
 CHECKPOINT_PREFIX = "checkpoint-"
 
 
+def grow_injection_rank(model, weights: dict) -> dict:
+    """Return adapter ``weights`` with each injection (``shadow_down``/``shadow_up``) widened to ``model``'s rank.
+
+    A trained shadow can go on with a wider injection bottleneck (``--shadow-r`` above the
+    adapter's) without changing what it computes: the old rank's rows and columns are copied in,
+    the new ``shadow_down`` rows keep the model's fresh initialisation, and the new ``shadow_up``
+    columns are zero (PEFT's own initialisation of a new injection), so the added directions
+    start silent and training opens them. Every other shape must match, as before.
+    """
+    import torch
+    from peft.utils import get_peft_model_state_dict
+
+    target = get_peft_model_state_dict(model)
+    grown = dict(weights)
+    widened = 0
+    for key, old in weights.items():
+        new = target.get(key)
+        if new is None or tuple(new.shape) == tuple(old.shape):
+            continue
+        if ".shadow_down." in key and old.shape[1] == new.shape[1] and old.shape[0] < new.shape[0]:
+            value = new.detach().clone().to(old.dtype)
+            value[: old.shape[0]] = old
+        elif ".shadow_up." in key and old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
+            value = torch.zeros(new.shape, dtype=old.dtype)
+            value[:, : old.shape[1]] = old
+        else:
+            raise ValueError(f"cannot start from this adapter: {key} is {tuple(old.shape)}, the model needs "
+                             f"{tuple(new.shape)} (only a wider shadow injection can grow from a narrower one)")
+        grown[key] = value
+        widened += 1
+    if widened:
+        logger.warning("Widened %d injection matrices to the model's rank (the new directions start silent)", widened)
+    return grown
+
+
 def count_parameters(model) -> Dict[str, int]:
     """Return trainable and total parameter counts of a (PEFT) model."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -292,8 +327,10 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
         model, tokenizer = load_backbone(config.backbone)
     model = attach_adapter(model, config)
     if config.init_adapter:
-        # Same adapter type and shapes, so the weights load strictly; a mismatch fails loudly here.
-        result = set_peft_model_state_dict(model, load_peft_weights(config.init_adapter))
+        # Same adapter type and shapes, so the weights load strictly; a mismatch fails loudly here. The one
+        # exception is a wider injection than the adapter's (grow_injection_rank).
+        weights = grow_injection_rank(model, load_peft_weights(config.init_adapter))
+        result = set_peft_model_state_dict(model, weights)
         if getattr(result, "unexpected_keys", None):
             raise ValueError(f"{config.init_adapter} does not match a {config.method} adapter: "
                              f"unexpected {result.unexpected_keys[:3]}")
