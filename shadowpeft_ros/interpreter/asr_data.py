@@ -317,7 +317,7 @@ def check_voices(voices: Sequence[str]) -> None:
             raise ValueError(f"espeak-ng has no variant {variant!r} (in {voice!r}); see `espeak-ng --voices=variant`")
 
 
-class _Speaker:
+class Speaker:
     """Speak one sentence into 16 kHz float32 audio with a voice, rate, pitch and noise level."""
 
     def __init__(self, options: AsrDataOptions, tmp: Path):
@@ -416,7 +416,7 @@ def _build_lines(options: AsrDataOptions, asr_settings: Dict[str, Any], examples
         bar = tqdm(total=options.n, initial=done, unit="clip", desc="asr data", dynamic_ncols=True)
     try:
         with tempfile.TemporaryDirectory(prefix="shadowpeft-asr-") as tmp, open(path, "a", encoding="utf-8") as out:
-            speaker = _Speaker(options, Path(tmp))
+            speaker = Speaker(options, Path(tmp))
             for index in range(done, options.n):
                 example = examples[index]
                 voice, rate, pitch, noise = options.pick(index)

