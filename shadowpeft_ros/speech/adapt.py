@@ -228,9 +228,6 @@ def assemble_adapted(adapter_dir, out_dir=None) -> Path:
     The directory is named by ``adapter_key``, so a new adapter gets a new model; it is written to a
     temporary directory and renamed into place, so a crash never leaves a half model that looks whole.
     """
-    import torch
-    from peft import PeftModel
-
     from .models import ModelAssemblyError, cache_dir
 
     adapter_dir = Path(adapter_dir)
@@ -240,7 +237,13 @@ def assemble_adapted(adapter_dir, out_dir=None) -> Path:
     directory = Path(out_dir) if out_dir else cache_dir() / f"whisper-{ADAPTED_NAME}-{adapter_key(adapter_dir)}"
     if (directory / "model.bin").is_file():
         return directory
-    import ctranslate2
+    try:
+        import ctranslate2
+        import torch
+        from peft import PeftModel
+    except ImportError as exc:
+        raise ModelAssemblyError(f"{ADAPTED_NAME} is assembled with torch, transformers and peft ({exc}): install the "
+                                 "package's llm extra, or set the speech model to tiny.en") from None
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     logger.warning("merging the Whisper adapter %s into tiny.en at %s (once)", adapter_dir, directory)
