@@ -290,15 +290,21 @@ def ct2_to_hf_state_dict(variables: dict, aliases: dict, n_enc: int, n_dec: int)
     sd[f"{E}.embed_positions.weight"] = variables["encoder/position_encodings/encodings"]
     used.add("encoder/position_encodings/encodings")
     _norm(sd, "encoder/layer_norm", f"{E}.layer_norm", variables, used)
-    for i in range(n_enc):
-        s, h = f"encoder/layer_{i}", f"{E}.layers.{i}"
+    def self_attention(s, h):
         _split_fused(sd, f"{s}/self_attention/linear_0",
                      [f"{h}.self_attn.q_proj", f"{h}.self_attn.k_proj", f"{h}.self_attn.v_proj"], variables, used, notes)
         _linear(sd, f"{s}/self_attention/linear_1", f"{h}.self_attn.out_proj", variables, used)
         _norm(sd, f"{s}/self_attention/layer_norm", f"{h}.self_attn_layer_norm", variables, used)
+
+    def feed_forward(s, h):
         _linear(sd, f"{s}/ffn/linear_0", f"{h}.fc1", variables, used)
         _linear(sd, f"{s}/ffn/linear_1", f"{h}.fc2", variables, used)
         _norm(sd, f"{s}/ffn/layer_norm", f"{h}.final_layer_norm", variables, used)
+
+    for i in range(n_enc):
+        s, h = f"encoder/layer_{i}", f"{E}.layers.{i}"
+        self_attention(s, h)
+        feed_forward(s, h)
 
     sd[f"{D}.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     sd[f"{D}.embed_positions.weight"] = variables["decoder/position_encodings/encodings"]
@@ -306,18 +312,13 @@ def ct2_to_hf_state_dict(variables: dict, aliases: dict, n_enc: int, n_dec: int)
     _norm(sd, "decoder/layer_norm", f"{D}.layer_norm", variables, used)
     for i in range(n_dec):
         s, h = f"decoder/layer_{i}", f"{D}.layers.{i}"
-        _split_fused(sd, f"{s}/self_attention/linear_0",
-                     [f"{h}.self_attn.q_proj", f"{h}.self_attn.k_proj", f"{h}.self_attn.v_proj"], variables, used, notes)
-        _linear(sd, f"{s}/self_attention/linear_1", f"{h}.self_attn.out_proj", variables, used)
-        _norm(sd, f"{s}/self_attention/layer_norm", f"{h}.self_attn_layer_norm", variables, used)
+        self_attention(s, h)
         _linear(sd, f"{s}/attention/linear_0", f"{h}.encoder_attn.q_proj", variables, used)
         _split_fused(sd, f"{s}/attention/linear_1",
                      [f"{h}.encoder_attn.k_proj", f"{h}.encoder_attn.v_proj"], variables, used, notes)
         _linear(sd, f"{s}/attention/linear_2", f"{h}.encoder_attn.out_proj", variables, used)
         _norm(sd, f"{s}/attention/layer_norm", f"{h}.encoder_attn_layer_norm", variables, used)
-        _linear(sd, f"{s}/ffn/linear_0", f"{h}.fc1", variables, used)
-        _linear(sd, f"{s}/ffn/linear_1", f"{h}.fc2", variables, used)
-        _norm(sd, f"{s}/ffn/layer_norm", f"{h}.final_layer_norm", variables, used)
+        feed_forward(s, h)
 
     projection = variables["decoder/projection/weight"]
     used.add("decoder/projection/weight")
