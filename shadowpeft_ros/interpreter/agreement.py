@@ -22,7 +22,7 @@ import math
 from typing import List, Optional, Tuple
 
 from ..plan import REMOTE_MARKER
-from .compact import NULL, SAY_PREFIX, SEPARATOR, SPEED_WORDS
+from .compact import NUMBER, SAY_PREFIX, SEPARATOR, SPEED_WORDS
 from .decoding import TURN_ANGLES, said_quantities
 from .normalise import ANGLE_UNIT, DISTANCE_UNITS, DURATION_UNITS, SPEED_UNIT
 
@@ -31,13 +31,6 @@ _SLOT_UNITS = {"distance": DISTANCE_UNITS, "duration": DURATION_UNITS, "angle": 
                "speed": {SPEED_UNIT: 1.0}}
 # The unit a slot's number has when the plan writes none (the parser's reading).
 _BASE_UNIT = {"distance": "m", "duration": "s", "angle": ANGLE_UNIT, "speed": SPEED_UNIT}
-
-
-def _is_number(word: str) -> bool:
-    try:
-        return math.isfinite(float(word)) and word not in ("nan", "inf")
-    except ValueError:
-        return False
 
 
 def plan_quantities(compact: str) -> List[Tuple[str, float, str]]:
@@ -66,7 +59,7 @@ def plan_quantities(compact: str) -> List[Tuple[str, float, str]]:
             word = args.pop(0)
             if slot == "speed" and word in SPEED_WORDS:
                 continue
-            if word == NULL or not _is_number(word):
+            if not NUMBER.match(word):  # "_" (a default) or text the parser rejects anyway
                 continue
             unit = args.pop(0) if args and args[0] in _SLOT_UNITS[slot] else _BASE_UNIT[slot]
             found.append((slot, float(word), unit))
@@ -92,12 +85,11 @@ def disagreement(text: str, compact: str, turn_angles: Tuple[str, ...] = TURN_AN
 
     Only plans with actions are checked; an answer (``say:`` alone) or ``[REMOTE]`` always agrees.
     """
-    plan = plan_quantities(compact)
-    said = [(float(n), u) for n, u in said_quantities(text)]
-    has_actions = bool(compact.strip()) and compact.strip() != REMOTE_MARKER \
-        and not compact.strip().startswith(SAY_PREFIX)
-    if not has_actions:
+    body = compact.strip()
+    if not body or body == REMOTE_MARKER or body.startswith(SAY_PREFIX):
         return ""
+    plan = plan_quantities(body)
+    said = [(float(n), u) for n, u in said_quantities(text)]
     unsaid = [(slot, value, unit) for slot, value, unit in plan
               if not any(_fits(slot, value, unit, n, u) for n, u in said)
               and not (slot == "angle" and any(_same(value, float(a)) for a in turn_angles))]

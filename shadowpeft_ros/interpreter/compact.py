@@ -42,7 +42,8 @@ SEPARATOR = " ; "
 NULL = "_"
 SAY_PREFIX = "say:"
 SPEED_WORDS = ("slow", "fast")
-_NUMBER = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)$")
+# A plan number as the parser accepts it (no sign, no exponent).
+NUMBER = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)$")
 
 
 def format_number(value: float) -> str:
@@ -92,7 +93,7 @@ def _parse_number(word: str, where: str, allow_null: bool) -> Optional[float]:
         if allow_null:
             return None
         raise PlanError(f"{where} must be a number, got '_'")
-    if not _NUMBER.match(word):
+    if not NUMBER.match(word):
         raise PlanError(f"{where} must be a plain decimal number, got {word!r}")
     return float(word)
 
