@@ -31,6 +31,8 @@ def offload_server_process(offload, token):
         argv += ["--adapter", offload.adapter]
     if offload.backbone:
         argv += ["--backbone", offload.backbone]
+    if offload.torch_threads:
+        argv += ["--torch-threads", str(offload.torch_threads)]
     # The token travels in the environment, never on the command line (where `ps` would show it).
     return argv, {"SHADOWPEFT_TOKEN": token}
 

@@ -169,6 +169,10 @@ class LocalOffload:
     backbone: str
     engine: str = "generate"
     host: str = LOCAL_OFFLOAD_HOST
+    # The loopback server shares the robot's cores with the simulator and the on-board model. With torch's
+    # default of one thread per core its threads wait on each other behind the simulator: the demo's remote
+    # answer took 2.2-2.5 s with the default and 1.6 s with one thread, on 2 cores, against a 3 s deadline.
+    torch_threads: int = 1
 
 
 def local_offload(planned) -> Optional[LocalOffload]:

@@ -181,6 +181,8 @@ def test_launch_file_and_runner_start_the_same_nodes(recording_launch, argv, lau
         assert cmd[:2] == ["shadowpeft", "serve"]
         assert (flags["--host"], flags["--engine"], flags.get("--adapter", ""), flags.get("--backbone", "")) == (
             offload.host, offload.engine, offload.adapter, offload.backbone)
+        # The loopback server shares the robot's cores: both starters give it one torch thread.
+        assert offload.torch_threads == 1 and flags["--torch-threads"] == "1"
 
 
 def test_sim_clock_and_overrides_reach_both_starters(recording_launch, tmp_path):

@@ -173,8 +173,8 @@ def _start_local_offload(offload, interpreter_params: dict):
     adapter = offload.adapter or interpreter_params.get("adapter_path") or InterpreterOptions().adapter_path
     print(f"[offload] starting a local server for the attached model ({adapter}) ...")
     try:
-        server = start_local_server(EngineOptions(engine=offload.engine, adapter=adapter, backbone=offload.backbone),
-                                    host=offload.host)
+        server = start_local_server(EngineOptions(engine=offload.engine, adapter=adapter, backbone=offload.backbone,
+                                                  torch_threads=offload.torch_threads), host=offload.host)
     except LocalServerError as exc:
         raise CliError(f"--offload local: the server did not start: {exc}") from None
     print(f"[offload] ready at {server.url}")

@@ -86,9 +86,10 @@ class Interpreter:
         """Return the detached engine, loading the export on first use (raises FileNotFoundError if missing)."""
         with self._load_lock:
             if self._detached is None:
-                from .engine import DetachedEngine
+                from .engine import DetachedEngine, warm_up
 
                 self._detached = DetachedEngine.from_export(self.detached_dir(), self.options.max_new_tokens)
+                logger.info("detached model warmed up in %.2f s", warm_up(self._detached))
             return self._detached
 
     def detached_dir(self) -> str:

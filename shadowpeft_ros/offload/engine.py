@@ -55,7 +55,7 @@ class EngineOptions:
                 "adapter, the model the robot expects; 'none' serves the bare backbone."})
     max_new_tokens: int = field(default=MAX_NEW_TOKENS, metadata={"help": "generate: longest compact plan, in tokens."})
     max_prompt_tokens: int = field(default=64, metadata={"help": "generate: longer prompts are cut to this."})
-    torch_threads: int = field(default=0, metadata={"help": "generate: torch CPU threads (0: torch's default)."})
+    torch_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)."})
     kv_cache: str = field(default="auto", metadata={
         "help": "generate: 'on', 'off', or 'auto' (on: cached ShadowPEFT decoding is made exact at load time, "
                 "see interpreter/shadow_cache.py; 'off' decodes uncached, for comparisons)."})
@@ -217,11 +217,11 @@ def load_engine(options: EngineOptions) -> BatchAdapter:
     if options.engine == "test-echo":
         logger.warning("serving the TEST ENGINE 'test-echo' (no model): for server tests only")
         return BatchAdapter(CompactEchoTestEngine(options.test_delay_s))
-    if options.engine == "generate":
-        if options.torch_threads:
-            import torch
+    if options.torch_threads and options.engine != "test-echo":
+        import torch
 
-            torch.set_num_threads(options.torch_threads)
+        torch.set_num_threads(options.torch_threads)
+    if options.engine == "generate":
         return BatchAdapter(GenerateEngine.load(options.backbone, options.adapter, kv_cache=options.kv_cache,
                                                 max_new_tokens=options.max_new_tokens,
                                                 max_prompt_tokens=options.max_prompt_tokens))

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .. import __version__
+from ..interpreter.engine import WARMUP_COMMAND
 from ..plan import REMOTE_MARKER
 from .batching import DeadlineExpired, MicroBatcher, QueueFull
 from .metrics import CONTENT_TYPE, Metrics
@@ -53,7 +54,6 @@ logger = logging.getLogger("shadowpeft_ros")
 TOKEN_ENV = "SHADOWPEFT_TOKEN"
 # Test-only stall: every batch sleeps this long first, so tests can make a live server miss deadlines.
 DEBUG_DELAY_ENV = "SHADOWPEFT_DEBUG_DELAY_S"
-WARMUP_TEXT = "stop"
 
 
 class ServerConfigError(ValueError):
@@ -160,7 +160,7 @@ class OffloadService:
             engine = self.engine_loader()
             warm = time.monotonic()
             # Warm-up: the first forward pass pays for lazy allocations; a robot's first request must not.
-            answer = engine.plan_batch([WARMUP_TEXT], ["warmup"])[0]
+            answer = engine.plan_batch([WARMUP_COMMAND], ["warmup"])[0]
             if isinstance(answer, Exception):
                 raise answer
             self.engine = engine
