@@ -52,6 +52,19 @@ def test_out_of_scope_and_refusal_targets():
             assert e.attached == e.detached and e.plan.actions
 
 
+def test_out_of_scope_families_train_with_their_slots_filled_and_leave_the_dev_stream_alone():
+    from shadowpeft_ros.interpreter.data import CANNOT_FAMILIES, OPEN_QUESTIONS
+
+    families = set(OPEN_QUESTIONS["train"]) | set(CANNOT_FAMILIES["train"])
+    train = [e for e in generate("train", 2000, 0) if e.kind == "out_of_scope"]
+    from_families = [e for e in train if e.templates[0] in families]
+    assert len(from_families) > len(train) // 4
+    for e in from_families:
+        assert "{" not in e.text and e.detached == REMOTE_MARKER and e.plan.say and not e.plan.actions
+    every_family = families | set(OPEN_QUESTIONS["dev"]) | set(CANNOT_FAMILIES["dev"])
+    assert not [e for e in generate("dev", 2000, 0) if e.templates and e.templates[0] in every_family]
+
+
 def test_targets_copy_the_numbers_and_units_of_the_normalised_utterance():
     """The model copies, code computes: every number a target holds is written in the normalised utterance."""
     import re

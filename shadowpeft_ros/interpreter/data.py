@@ -686,6 +686,70 @@ CANNOT_WRAPPERS = _split(["", "", "please ", "hey dog, ", "can you ", "could you
                           "come on, ", "dog, ", "now ", "would you "])
 
 
+# Families of out-of-scope requests with slots, for training only (see _out_of_scope): a new request each time, so
+# the model learns "asks about the world" and "asks for something I cannot do" rather than a list of sentences.
+# The dog has no action for fetching, going to a named place, switching things or making sounds.
+OPEN_QUESTIONS = _split([
+    "can you recommend a {media}", "recommend me a {media}", "what {media} should I {consume} next",
+    "any {media} suggestions", "which {media} would you suggest", "do you know a nice {media}",
+    "what is a fun {media} to {consume}", "suggest a {media} for the weekend", "what's your favourite {media}",
+    "have you got a favourite {media}", "I need a {media} to {consume} tonight, any ideas",
+    "what do you think about {topic}", "tell me about {topic}", "explain {topic} to me", "what's new with {topic}",
+    "do you like {topic}", "have you ever heard of {topic}", "what's your opinion on {topic}", "are you into {topic}",
+    "how does {thing} work", "who invented {thing}", "when was {thing} invented", "what is inside {thing}",
+    "should I {activity}", "how do I {activity}", "is it a good idea to {activity}", "what's the best way to {activity}",
+    "can you help me {activity}", "remind me to {activity} tomorrow", "what time does the {shop} close",
+    "where can I buy {item}", "how much does {item} cost", "is the {shop} open today",
+])
+OPEN_SLOTS = {
+    "media": ["book", "movie", "film", "song", "podcast", "show", "game", "recipe", "album", "board game", "novel",
+              "TV series", "documentary", "restaurant", "comic"],
+    "consume": ["read", "watch", "listen to", "play", "try", "check out", "enjoy"],
+    "topic": ["the weather", "football", "politics", "the stock market", "dinosaurs", "space travel", "the internet",
+              "climate change", "history", "jazz", "the olympics", "video games", "gardening", "bitcoin",
+              "artificial intelligence", "volcanoes", "the roman empire", "electric cars", "cats", "the news",
+              "philosophy", "chess", "pizza", "the ocean", "tennis"],
+    "thing": ["a rainbow", "a microwave", "the telephone", "a fridge", "a computer", "the light bulb", "an airplane",
+              "a vaccine", "a battery", "a camera", "wifi", "a compass", "the printing press", "a submarine"],
+    "activity": ["learn to cook", "learn the piano", "bake bread", "fix a flat tire", "save money", "sleep better",
+                 "plant tomatoes", "study for an exam", "paint the fence", "move to a new city", "buy a new phone",
+                 "write a poem", "make pancakes", "call my mom", "pay the bills", "learn spanish", "knit a scarf"],
+    "shop": ["supermarket", "bank", "pharmacy", "post office", "bakery", "library", "hardware store", "mall"],
+    "item": ["dog food", "batteries", "a new phone", "fresh bread", "stamps", "a birthday present", "a bike",
+             "concert tickets", "a lamp"],
+}
+OPEN_SAY = "Sorry, I can't help with that. I can walk, turn, sit, lie down and do tricks."
+CANNOT_FAMILIES = _split([
+    "fetch {object}", "bring me {object}", "get me {object}", "grab {object}", "pick up {object}", "carry {object}",
+    "find {object}", "go and get {object}", "look for {object}", "hand me {object}", "hide {object}",
+    "put away {object}", "go to the {room}", "head to the {room}", "go into the {room}", "take me to the {room}",
+    "show me the way to the {room}", "turn on the {device}",
+    "switch off the {device}", "turn off the {device}", "switch on the {device}", "open the {opening}",
+    "close the {opening}", "shut the {opening}", "lock the {opening}", "{sound}", "{sound} at the {person}",
+    "{sound} like a {animal}", "call {person2}", "play some music", "order a pizza", "water the plants",
+    "feed the {animal}", "wake up {person2}", "clean up {object}",
+])
+CANNOT_SLOTS = {
+    "object": ["the ball", "my shoes", "the newspaper", "my phone", "the remote", "a towel", "my keys", "the leash",
+               "your toy", "a stick", "my glasses", "the mail", "a bone", "my bag", "the frisbee", "my socks",
+               "the tennis ball", "a blanket"],
+    "room": ["kitchen", "bedroom", "garden", "bathroom", "living room", "garage", "hallway", "office", "front door",
+             "backyard", "basement", "dining room"],
+    "device": ["lights", "tv", "radio", "fan", "heater", "oven", "kettle", "music", "lamp", "computer"],
+    "opening": ["door", "window", "gate", "fridge", "curtains", "cupboard"],
+    "sound": ["bark", "growl", "howl", "whine", "woof", "bark loudly", "make a noise", "yap", "grunt"],
+    "person": ["mailman", "neighbour", "cat", "visitor", "squirrel", "moon"],
+    "person2": ["mom", "dad", "the vet", "my sister", "grandma", "the kids"],
+    "animal": ["cat", "fish", "wolf", "bird", "cow", "lion", "puppy"],
+}
+
+
+def fill_slots(rng: random.Random, template: str, slots: Dict[str, Sequence[str]]) -> str:
+    """Fill each ``{slot}`` of ``template`` with a random value of ``slots``."""
+    return template.format(**{name: rng.choice(values) for name, values in slots.items()
+                              if "{" + name + "}" in template})
+
+
 ARITHMETIC_QUESTIONS = _split(["what is {a} {op} {b}", "how much is {a} {op} {b}", "what's {a} {op} {b}",
                                "can you work out {a} {op} {b}", "tell me {a} {op} {b}", "calculate {a} {op} {b}",
                                "what do you get for {a} {op} {b}", "do the math, {a} {op} {b}"])
@@ -884,7 +948,24 @@ def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
     return Example(surface(rng, text), target, target, "multi", tuple(templates) + wrappers)
 
 
+# Share of training's out-of-scope examples drawn from the slot families above. The dev split never draws them,
+# so its stream of examples, and every dev figure measured before they were added, stays comparable.
+FAMILY_SHARE = 0.5
+
+
 def _out_of_scope(rng, split) -> Example:
+    if split == "train" and rng.random() < FAMILY_SHARE:
+        if rng.random() < 0.5:
+            template = rng.choice(CANNOT_FAMILIES[split])
+            wrapper = rng.choice(CANNOT_WRAPPERS[split])
+            request = fill_slots(rng, template, CANNOT_SLOTS)
+            return Example(surface(rng, wrapper + request), f"say: {CANNOT_SAY}", REMOTE_MARKER, "out_of_scope",
+                           (template,) + ((wrapper,) if wrapper else ()))
+        template = rng.choice(OPEN_QUESTIONS[split])
+        wrapper = rng.choice(OOS_WRAPPERS[split])
+        question = fill_slots(rng, template, OPEN_SLOTS)
+        return Example(surface(rng, wrapper + question, question=True), f"say: {OPEN_SAY}", REMOTE_MARKER,
+                       "out_of_scope", (template,) + ((wrapper,) if wrapper else ()))
     if rng.random() < 0.3:
         request = rng.choice(CANNOT[split])
         wrapper = rng.choice(CANNOT_WRAPPERS[split])
@@ -917,7 +998,7 @@ def train_phrasings() -> List[str]:
              [EXPLICIT_SPEED["train"], TURN_TEMPLATES["train"], WAIT_TEMPLATES["train"], CONNECTORS["train"],
               PREFIXES["train"], SUFFIXES["train"], REFUSALS["train"], OOS_WRAPPERS["train"], CANNOT["train"],
               CANNOT_WRAPPERS["train"], NOUN_FRAMES["train"], DISTANCE_FRAMES["train"], ARITHMETIC_QUESTIONS["train"],
-              CAPITAL_QUESTIONS["train"]]
+              CAPITAL_QUESTIONS["train"], OPEN_QUESTIONS["train"], CANNOT_FAMILIES["train"]]
     phrasings = [p for table in tables for p in table]
     phrasings += [phrase for phrase, _, _ in FIXED_TURNS["train"]] + [q for q, _ in FACTS["train"]]
     phrasings += [template for template, _ in SEQUENCE_QUESTIONS["train"]]
