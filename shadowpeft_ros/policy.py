@@ -254,6 +254,31 @@ def refusal(say: str, route: str = "local") -> Plan:
     return Plan(route=route, actions=(), say=say)
 
 
+def quantity_doubt(text: str, answer: Any) -> str:
+    """Return why a plan's numbers disagree with the utterance ('' when they agree, or it has no actions)."""
+    plan = getattr(answer, "plan", None)
+    raw = str(getattr(answer, "raw_text", "") or "")
+    if plan is None or not plan.actions or not raw:
+        return ""
+    return disagreement(text, raw)
+
+
+def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True) -> str:
+    """Return '' if a detached answer may be acted on at ``threshold``, else why not.
+
+    The one rule for acting on board: the policy applies it to every command, and the dev report's
+    replay of the auto mode and its threshold curve apply it to recorded answers.
+    """
+    if local.plan is None:
+        return f"invalid ({local.error})" if local.error else "invalid"
+    if local.plan.is_escalation:
+        return "[REMOTE]"
+    if local.confidence is not None and local.confidence < threshold:
+        return f"low confidence {local.confidence:.2f} < {threshold:g}"
+    doubt = quantity_doubt(text, local) if check_quantities else ""
+    return f"{QUANTITIES}: {doubt}" if doubt else ""
+
+
 class DecisionPolicy:
     """Decide each utterance with the on-board engine, the remote model, or both, under ``PolicyOptions``."""
 
@@ -335,11 +360,7 @@ class DecisionPolicy:
 
     def _quantity_doubt(self, text: str, answer: Any) -> str:
         """Return why a plan's numbers disagree with the utterance's ('' when they agree or the check is off)."""
-        plan = getattr(answer, "plan", None)
-        raw = str(getattr(answer, "raw_text", "") or "")
-        if not self.options.check_quantities or plan is None or not plan.actions or not raw:
-            return ""
-        return disagreement(text, raw)
+        return quantity_doubt(text, answer) if self.options.check_quantities else ""
 
     def _remote_doubt(self, text: str, remote: Any) -> Tuple[str, str]:
         """Return (decision, why) when a remote plan with actions must not be acted on, else ("", "")."""
@@ -355,16 +376,9 @@ class DecisionPolicy:
 
     def _verdict(self, local: EngineResult, text: str) -> str:
         """Return '' if the detached answer can be acted on, else why it cannot."""
-        if local.plan is None:
-            return f"invalid ({local.error})" if local.error else "invalid"
-        if local.plan.is_escalation:
-            return "[REMOTE]"
         threshold = self.options.detached_confidence_threshold if self.options.mode == "detached" \
             else self.options.confidence_threshold
-        if local.confidence is not None and local.confidence < threshold:
-            return f"low confidence {local.confidence:.2f} < {threshold:g}"
-        doubt = self._quantity_doubt(text, local)
-        return f"{QUANTITIES}: {doubt}" if doubt else ""
+        return local_verdict(local, text, threshold, self.options.check_quantities)
 
     def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):
         if self.remote is None:

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..evaluation import metrics
 from ..plan import Plan
-from .agreement import agrees
+from ..policy import local_verdict
 from .compact import parse_compact
 from .data import Example, generate
 from .engine import EngineResult, PlanEngine
@@ -109,9 +109,8 @@ def run_engine(engine: PlanEngine, examples: Sequence[Example], label: str, prog
 
 
 def _acts_locally(result: EngineResult, threshold: float, text: Optional[str]) -> bool:
-    """The policy's verdict on a detached answer: a plan, confident enough, whose numbers agree with ``text``."""
-    return (result.plan is not None and not result.plan.is_escalation and result.confidence >= threshold
-            and (text is None or not result.plan.actions or agrees(text, result.raw_text)))
+    """The policy's own verdict on a detached answer; ``text`` None skips the quantity check."""
+    return not local_verdict(result, text or "", threshold, check_quantities=text is not None)
 
 
 def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], threshold: float,
