@@ -123,7 +123,7 @@ def _deployed_decoding(encoder_context_s: float):
 
     backend = load_backend(AsrOptions(model="tiny.en", bias="prompt", warmup=False,
                                       encoder_context_s=encoder_context_s))
-    tokenizer, prompt, _, _ = backend._short_prompt("en")
+    tokenizer, prompt = backend.decoder_prompt("en")
     return backend, tokenizer, list(prompt)
 
 

@@ -147,6 +147,14 @@ class FasterWhisperBackend:
                 self._short_prompt(self.language)
             self._short = True
 
+    def decoder_prompt(self, language: str = "en"):
+        """Return (tokenizer, prompt token ids) the short path decodes with: the bias, then the task tokens.
+
+        Training on the speech node's own inputs (``speech.adapt``) needs exactly these tokens.
+        """
+        tokenizer, prompt, _, _ = self._short_prompt(language)
+        return tokenizer, prompt
+
     def _short_prompt(self, language: str):
         if language not in self._prompts:
             from faster_whisper.tokenizer import Tokenizer
