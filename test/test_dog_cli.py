@@ -134,3 +134,20 @@ def test_a_wrongly_typed_parameter_stops_start_up_with_a_clear_error():
     assert run.returncode == 2
     assert "the interpreter node could not start: parameter confidence_threshold must be a number" in run.stderr
     assert "Traceback" not in run.stderr and "[text]" not in run.stdout
+
+
+@pytest.mark.parametrize("loopback,reason,hinted", [
+    (True, "detached low confidence 0.53 < 0.75; server failed: no answer within the deadline (3 s)", True),
+    (False, "detached low confidence 0.53 < 0.75; server failed: no answer within the deadline (3 s)", False),
+    (True, "detached low confidence 0.53 < 0.75; server failed: HTTP 503", False),
+])
+def test_a_missed_deadline_of_the_loopback_server_says_how_to_give_it_longer(capsys, loopback, reason, hinted):
+    from types import SimpleNamespace
+
+    from shadowpeft_ros.cli.dog import DogSession
+
+    session = DogSession([], SimpleNamespace(), loopback_server=loopback)
+    session.outcome_callback(SimpleNamespace(command_id="c1", outcome="refused", reason=reason))
+    out = capsys.readouterr().out
+    assert out.startswith("[outcome] refused: " + reason)
+    assert ("interpreter.offload.deadline_s" in out) == hinted

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..offload.client import DEADLINE_MISSED
 from . import CliError, HelpFormatter
 
 FINAL_OUTCOMES = ("done", "stopped", "refused", "failed")
@@ -145,7 +146,7 @@ def run(args) -> int:
         if offload is not None:
             interpreter_params = next(params for spec, params in planned if spec.name == "interpreter")
             local_server = _start_local_offload(offload, interpreter_params)
-        report = DogSession(planned, args, common).run()
+        report = DogSession(planned, args, common, loopback_server=local_server is not None).run()
     finally:
         if local_server is not None:
             local_server.stop()
@@ -183,11 +184,18 @@ def _start_local_offload(offload, interpreter_params: dict):
     return server
 
 
+# The loopback server stands in for a workstation but shares this machine's cores with the simulator and the
+# robot's own model; on a slow machine its answer can miss a deadline chosen for a real server.
+LOOPBACK_DEADLINE_HINT = ("[hint] the attached model runs on this machine's CPU next to the simulator here, not on "
+                          "a server; on a slow machine give it longer: --set interpreter.offload.deadline_s=8")
+
+
 class DogSession:
     """Start the planned nodes on one executor, drive them, and record what happened."""
 
-    def __init__(self, planned, args, common_names=frozenset()):
+    def __init__(self, planned, args, common_names=frozenset(), loopback_server=False):
         self.planned = planned
+        self.loopback_server = loopback_server
         self.args = args
         self.common_names = set(common_names)
         self.lock = threading.Condition()
@@ -235,6 +243,8 @@ class DogSession:
             rec["reason"] = outcome.reason
             self.lock.notify_all()
         print(f"[outcome] {outcome.outcome}" + (f": {outcome.reason}" if outcome.reason else ""))
+        if self.loopback_server and DEADLINE_MISSED in outcome.reason:
+            print(LOOPBACK_DEADLINE_HINT)
 
     def cmd_vel_callback(self, twist):
         now = time.time()

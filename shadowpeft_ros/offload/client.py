@@ -33,6 +33,10 @@ logger = logging.getLogger("shadowpeft_ros")
 TOKEN_ENV = "SHADOWPEFT_TOKEN"
 
 
+# The start of a request's error when the server did not answer in time (reports and hints look for it).
+DEADLINE_MISSED = "no answer within the deadline"
+
+
 @dataclass
 class OffloadOptions:
     """Where the offload server is and how long the robot is willing to wait for it."""
@@ -139,8 +143,7 @@ class RemotePending:
                 self._abandoned = True
         if self._abandoned:
             self._client._deadline_missed(self.command_id, until)
-            return RemoteAnswer(self.command_id, error=f"no answer within the deadline "
-                                f"({self._client.options.deadline_s:g} s)")
+            return RemoteAnswer(self.command_id, error=f"{DEADLINE_MISSED} ({self._client.options.deadline_s:g} s)")
         return _answer_of(self._future, self.command_id)
 
     def _done_callback(self, future: Future) -> None:
