@@ -954,29 +954,22 @@ FAMILY_SHARE = 0.5
 
 
 def _out_of_scope(rng, split) -> Example:
-    if split == "train" and rng.random() < FAMILY_SHARE:
-        if rng.random() < 0.5:
-            template = rng.choice(CANNOT_FAMILIES[split])
-            wrapper = rng.choice(CANNOT_WRAPPERS[split])
-            request = fill_slots(rng, template, CANNOT_SLOTS)
-            return Example(surface(rng, wrapper + request), f"say: {CANNOT_SAY}", REMOTE_MARKER, "out_of_scope",
-                           (template,) + ((wrapper,) if wrapper else ()))
+    families = split == "train" and rng.random() < FAMILY_SHARE
+    if rng.random() < (0.5 if families else 0.3):
+        template = rng.choice((CANNOT_FAMILIES if families else CANNOT)[split])
+        wrapper = rng.choice(CANNOT_WRAPPERS[split])
+        request = fill_slots(rng, template, CANNOT_SLOTS)
+        return Example(surface(rng, wrapper + request), f"say: {CANNOT_SAY}", REMOTE_MARKER, "out_of_scope",
+                       (template,) + ((wrapper,) if wrapper else ()))
+    if families:
         template = rng.choice(OPEN_QUESTIONS[split])
         wrapper = rng.choice(OOS_WRAPPERS[split])
-        question = fill_slots(rng, template, OPEN_SLOTS)
-        return Example(surface(rng, wrapper + question, question=True), f"say: {OPEN_SAY}", REMOTE_MARKER,
-                       "out_of_scope", (template,) + ((wrapper,) if wrapper else ()))
-    if rng.random() < 0.3:
-        request = rng.choice(CANNOT[split])
-        wrapper = rng.choice(CANNOT_WRAPPERS[split])
-        attached = f"say: {CANNOT_SAY}"
-        return Example(surface(rng, wrapper + request), attached, REMOTE_MARKER, "out_of_scope",
-                       (request,) + ((wrapper,) if wrapper else ()))
-    template, question, answer = oos_question(rng, split)
-    wrapper = rng.choice(OOS_WRAPPERS[split])
-    ids = (template,) + ((wrapper,) if wrapper else ())
+        question, answer = fill_slots(rng, template, OPEN_SLOTS), OPEN_SAY
+    else:
+        template, question, answer = oos_question(rng, split)
+        wrapper = rng.choice(OOS_WRAPPERS[split])
     return Example(surface(rng, wrapper + question, question=True), f"say: {answer}", REMOTE_MARKER,
-                   "out_of_scope", ids)
+                   "out_of_scope", (template,) + ((wrapper,) if wrapper else ()))
 
 
 def _refusal(rng, split) -> Example:

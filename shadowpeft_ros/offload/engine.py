@@ -217,7 +217,7 @@ def load_engine(options: EngineOptions) -> BatchAdapter:
     if options.engine == "test-echo":
         logger.warning("serving the TEST ENGINE 'test-echo' (no model): for server tests only")
         return BatchAdapter(CompactEchoTestEngine(options.test_delay_s))
-    if options.torch_threads and options.engine != "test-echo":
+    if options.torch_threads:
         import torch
 
         torch.set_num_threads(options.torch_threads)
