@@ -100,6 +100,13 @@ def test_eval_runs_every_configuration_on_three_cases_with_sim(tiny_adapters, tm
         if info["policy"]["mode"] != "attached":
             escalated = sum(bool(r["escalated"]) for r in conf["cases"]) / len(conf["cases"])
             assert results["summary"][name]["escalation_rate"] == pytest.approx(escalated)
+    # LoRA and DoRA are timed and served merged, as a deployment would; the shadow cannot be merged.
+    infos = {name: conf["info"] for name, conf in results["configurations"].items()}
+    assert infos["cloud-lora"]["served_merged"] and infos["cloud-dora"]["served_merged"]
+    assert infos["shadow-attached"]["served_merged"] is False
+    # On-board models are warmed up before the first case, as the robot's Interpreter does.
+    for name in ("edge-lora", "shadow-detached", "shadow-auto"):
+        assert infos[name]["on_board_warm_up_s"] > 0, name
     by_input = results["summary_by_input"]["shadow-auto"]
     assert by_input["text"]["cases"] == 2 and by_input["audio"]["cases"] == 1
     summary_md = (out / "summary.md").read_text()

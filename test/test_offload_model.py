@@ -64,6 +64,31 @@ def test_batched_generation_matches_one_at_a_time(tiny_adapter, one_torch_thread
         assert (together.plan is None) == bool(together.error)
 
 
+def test_dora_is_served_merged_with_the_same_answers(tiny_adapter, one_torch_thread, tmp_path):
+    from shadowpeft_ros.interpreter.testing import tiny_train_config
+    from shadowpeft_ros.interpreter.train import train
+
+    backbone = tiny_adapter.parent / "backbone"
+    train(tiny_train_config("dora", backbone, tmp_path / "dora", steps=4, learning_rate=3e-2), progress=False)
+    merged = GenerateEngine.load(adapter=str(tmp_path / "dora"), max_new_tokens=10)
+    unmerged = GenerateEngine.load(adapter=str(tmp_path / "dora"), max_new_tokens=10, merge="off")
+    assert merged.model_info["method"] == "dora"
+    # Merged, the server runs a plain backbone: no PEFT wrapper (and no per-forward DoRA norm) is left.
+    assert merged.model_info["merged"] == "yes" and not hasattr(merged.model, "peft_config")
+    assert unmerged.model_info["merged"] == "no" and hasattr(unmerged.model, "peft_config")
+    ids = [str(i) for i in range(len(TEXTS))]
+    assert [a.raw_text for a in merged.plan_batch(TEXTS, ids)] == [a.raw_text for a in unmerged.plan_batch(TEXTS, ids)]
+
+
+def test_a_shadow_adapter_is_never_merged(tiny_adapter, one_torch_thread):
+    engine = GenerateEngine.load(adapter=str(tiny_adapter), max_new_tokens=4)  # merge 'auto' leaves it as it is
+    assert engine.model_info["merged"] == "no"
+    with pytest.raises(ValueError, match="cannot be merged"):
+        GenerateEngine.load(adapter=str(tiny_adapter), max_new_tokens=4, merge="on")
+    with pytest.raises(ValueError, match="merge must be"):
+        EngineOptions(merge="sometimes")
+
+
 def test_load_engine_reports_missing_adapters_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         load_engine(EngineOptions(engine="generate", adapter=str(tmp_path)))

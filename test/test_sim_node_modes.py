@@ -13,6 +13,7 @@ from geometry_msgs.msg import Twist, Vector3  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -44,7 +45,11 @@ def running():
         probe.create_subscription(Odometry, "/odom", seen["odom"].append, COMMAND_QOS)
         probe.create_subscription(JointState, "/joint_states", seen["joints"].append, COMMAND_QOS)
         probe.create_subscription(Clock, "/clock", seen["clock"].append, 10)
-        probe.create_subscription(String, "/dog/posture_state", lambda m: seen["posture"].append(m.data), LATCHED_QOS)
+        # LATCHED_QOS keeps one sample; under load the short "transition" would be overwritten by "sit" in the
+        # reader's queue before the callback ran, so the probe reads the same latched topic with a deeper queue.
+        posture_qos = QoSProfile(depth=10, reliability=LATCHED_QOS.reliability, history=LATCHED_QOS.history,
+                                 durability=LATCHED_QOS.durability)
+        probe.create_subscription(String, "/dog/posture_state", lambda m: seen["posture"].append(m.data), posture_qos)
         posture = probe.create_publisher(String, "/dog/posture", COMMAND_QOS)
         executor = MultiThreadedExecutor(num_threads=2, context=context)
         executor.add_node(node)

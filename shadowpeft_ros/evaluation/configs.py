@@ -142,10 +142,10 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
     """Load the models of one configuration (once) and return the robot's command handler over them."""
     from ..command_handler import CommandHandler
     from ..deployment import Deployment
-    from ..interpreter.engine import CausalLMEngine
+    from ..interpreter.engine import CausalLMEngine, warm_up
     from ..interpreter.export import load_adapter
     from ..interpreter.interpreter import Interpreter, InterpreterOptions
-    from ..offload.engine import EngineOptions
+    from ..offload.engine import EngineOptions, merged_for_serving
 
     if name not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {name!r}; known are {sorted(CONFIGURATIONS)}")
@@ -163,9 +163,13 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
             model, tokenizer = load_adapter(adapter, sources.backbone)  # in this process only for the probes
             config.info.update(remote_parameters=_params(model), adapter=adapter,
                                trainable_parameters=_trainable(adapter))
-            config.probes["remote"] = (model, len(tokenizer))
             served = EngineOptions(adapter=adapter, backbone=sources.backbone or "",
                                    max_new_tokens=sources.max_new_tokens)
+            # The probe times the model as the server serves it: LoRA and DoRA merged, the shadow as it is.
+            method = "shadow" if name == "shadow-attached" else name.split("-")[1]
+            model = merged_for_serving(model, method, served.merge)
+            config.info["served_merged"] = not hasattr(model, "peft_config")
+            config.probes["remote"] = (model, len(tokenizer))
         elif name == "base-prompted":
             from ..interpreter.backbone import load_backbone
 
@@ -194,6 +198,10 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
             config.probes["on_board"] = (model, len(tokenizer))
             config.info.update(on_board_parameters=_params(model), adapter=sources.edge_adapter,
                                trainable_parameters=_trainable(sources.edge_adapter))
+        if detached is not None:
+            # The robot's Interpreter warms its on-board model when it loads it; this one is built here and
+            # handed in, so warm it the same way, or the first on-board case pays a cold start the robot never does.
+            config.info["on_board_warm_up_s"] = round(warm_up(detached), 4)
         offload = deployment.offload
         if served is not None:
             url, token = _serve(config, served)

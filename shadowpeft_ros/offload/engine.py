@@ -59,6 +59,10 @@ class EngineOptions:
     kv_cache: str = field(default="auto", metadata={
         "help": "generate: 'on', 'off', or 'auto' (on: cached ShadowPEFT decoding is made exact at load time, "
                 "see interpreter/shadow_cache.py; 'off' decodes uncached, for comparisons)."})
+    merge: str = field(default="auto", metadata={
+        "help": "generate: fold a LoRA or DoRA adapter into the backbone's weights at load ('auto' or 'on'), so "
+                "serving costs one plain forward pass; 'off' serves it unmerged. ShadowPEFT cannot be merged (its "
+                "shadow is a network of its own), so 'auto' leaves it as it is and 'on' refuses it."})
     test_delay_s: float = field(default=0.0, metadata={
         "help": "test-echo only: artificial seconds per batch, standing in for a forward pass."})
 
@@ -73,6 +77,8 @@ class EngineOptions:
             self.adapter = None
         if self.kv_cache not in ("auto", "on", "off"):
             raise ValueError(f"kv_cache must be 'auto', 'on' or 'off', got {self.kv_cache!r}")
+        if self.merge not in ("auto", "on", "off"):
+            raise ValueError(f"merge must be 'auto', 'on' or 'off', got {self.merge!r}")
 
 
 class CompactEchoTestEngine:
@@ -116,7 +122,7 @@ class GenerateEngine:
         self.model_info = dict(model_info or {"engine": "generate"})
 
     @classmethod
-    def load(cls, backbone: str = "", adapter: Optional[str] = None, kv_cache: str = "auto",
+    def load(cls, backbone: str = "", adapter: Optional[str] = None, kv_cache: str = "auto", merge: str = "auto",
              **kwargs) -> "GenerateEngine":
         """Load a PEFT adapter with its backbone (or ``backbone`` alone); the adapter's type decides the method."""
         from pathlib import Path
@@ -140,6 +146,8 @@ class GenerateEngine:
             info.update(method=method, peft_version=str(getattr(config, "peft_version", "") or ""),
                         adapter_version=_adapter_version(Path(adapter)),
                         backbone=backbone or str(config.base_model_name_or_path or ""))
+            model = merged_for_serving(model, method, merge)
+            info["merged"] = "yes" if not hasattr(model, "peft_config") else "no"
         else:
             from ..interpreter.backbone import DEFAULT_BACKBONE, load_backbone
 
@@ -166,6 +174,25 @@ class GenerateEngine:
     def plan(self, text: str, command_id: str = "") -> EngineResult:
         """Return the answer for one text."""
         return self.plan_batch([text], [command_id])[0]
+
+
+MERGEABLE = ("lora", "dora")
+
+
+def merged_for_serving(model, method: str, merge: str):
+    """Return ``model`` with a LoRA/DoRA adapter folded into its weights when ``merge`` asks for it.
+
+    Unmerged DoRA recomputes its weight norm on every forward pass (measured: twice LoRA's time per
+    forward here), which no server deploying it would accept; merged, both cost what the backbone costs.
+    """
+    if merge == "off":
+        return model
+    if method not in MERGEABLE:
+        if merge == "on":
+            raise ValueError(f"merge 'on' needs a LoRA or DoRA adapter; this one is {method!r}, which cannot be "
+                             "merged (use merge 'auto' or 'off')")
+        return model
+    return model.merge_and_unload()
 
 
 def _adapter_version(directory) -> str:
@@ -223,7 +250,7 @@ def load_engine(options: EngineOptions) -> BatchAdapter:
         torch.set_num_threads(options.torch_threads)
     if options.engine == "generate":
         return BatchAdapter(GenerateEngine.load(options.backbone, options.adapter, kv_cache=options.kv_cache,
-                                                max_new_tokens=options.max_new_tokens,
+                                                merge=options.merge, max_new_tokens=options.max_new_tokens,
                                                 max_prompt_tokens=options.max_prompt_tokens))
     if options.engine == "attached":
         from pathlib import Path
