@@ -65,6 +65,20 @@ def test_out_of_scope_families_train_with_their_slots_filled_and_leave_the_dev_s
     assert not [e for e in generate("dev", 2000, 0) if e.templates and e.templates[0] in every_family]
 
 
+def test_training_plans_go_back_and_forth_and_the_dev_stream_does_not():
+    def back_and_forth(example):
+        steps = example.attached.split(" ; ")
+        return len(steps) >= 3 and all(steps[i] == steps[i - 2] for i in range(2, len(steps)))
+
+    def share(split):
+        long = [e for e in generate(split, 3000, 0) if e.kind == "multi" and e.attached.count(" ; ") >= 2]
+        return sum(back_and_forth(e) for e in long) / len(long)
+
+    # REPEAT_SHARE of long training plans repeat their steps two back ("walk 2 m, turn left, walk 2 m");
+    # independent draws almost never do, and the dev split keeps drawing them independently.
+    assert share("train") > 0.12 and share("dev") < 0.03
+
+
 def test_targets_copy_the_numbers_and_units_of_the_normalised_utterance():
     """The model copies, code computes: every number a target holds is written in the normalised utterance."""
     import re

@@ -929,11 +929,22 @@ def _command(rng, split) -> Example:
     return Example(surface(rng, text), target, target, "command", templates + wrappers)
 
 
+# Share of training's plans of three or more steps that go back and forth: every step from the third on repeats
+# the step two before it ("walk 2 m, turn left, walk 2 m, turn left"). Drawn independently, two steps are
+# almost never the same action with the same value, and a model trained only on such draws learns to end a
+# plan rather than repeat one (generation 5 answered "move forward 1.5 m ; turn right 90" to a square's
+# three sides). Training only, like FAMILY_SHARE, so the dev stream stays comparable.
+REPEAT_SHARE = 0.2
+
+
 def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
     count = rng.choices(STEP_COUNTS, weights=step_weights)[0]
-    texts, targets, templates = [], [], []
+    repeat = split == "train" and count >= 3 and rng.random() < REPEAT_SHARE
+    texts, targets, templates, clauses = [], [], [], []
     for i in range(count):
-        text, target, ids = _clause(rng, split)
+        clause = clauses[i - 2] if repeat and i >= 2 else _clause(rng, split)
+        clauses.append(clause)
+        text, target, ids = clause
         if i:
             connector = _pick(rng, CONNECTORS[split], split)
             texts.append(connector)
