@@ -29,6 +29,11 @@ def test_plan_quantities_reads_every_slot_and_skips_words_and_answers():
     ("Scoot left two feet, pause three seconds, and scoot right two feet.", "move left 2 ft ; move right 2 ft",
      "the said 3 s is in no action"),
     ("Back away half a meter then give me a wave with your paw.", "wave ; wave", "the said 0.5 m is in no action"),
+    # Measured (attached, generation 5): the last step of a square's three sides dropped, at confidence 0.98.
+    ("Stroll forward 1.5 meters, veer right ninety degrees, stroll forward 1.5 meters.",
+     "move forward 1.5 m ; turn right 90", "the 1.5 m said 2 times is in 1 action"),
+    ("Scoot left two feet, pause three seconds, and scoot right two feet.", "move left 2 ft ; wait 3 s",
+     "the 2 ft said 2 times is in 1 action"),
     # Measured: a speed nobody said.
     ("Race forward, speed five metres a second.", "move forward _ 0.1", "the plan's speed 0.1 m/s was not said"),
     ("walk forward two meters", "move forward 3 m", "the plan's distance 3 m was not said"),
@@ -50,6 +55,8 @@ def test_dropped_and_invented_quantities_are_named(text, compact, why):
     ("turn 90 in place", "turn left 90"),  # "in" is a word here, not inches
     ("turn two face behind you", "turn left 180"),  # a bare number need not be used: "to" heard as "two"
     ("spin 3 times", "spin ; spin ; spin"),
+    ("walk 2 meters, turn left, walk 2 meters, turn left", "move forward 2 m ; turn left ; move forward 2 m ; turn left"),
+    ("go 50 cm forward and half a meter back", "move forward 50 cm ; move backward 0.5 m"),
     ("hurry forward 2 meters at 0.4 meters per second", "move forward 2 m 0.4"),
     ("sit down", "sit"),
     ("what is 19 plus 10", "say: 19 plus 10 is 29."),  # an answer moves nothing: nothing to check

@@ -4,7 +4,7 @@ A small model's two costliest mistakes leave a trace in the numbers:
 
 - it **drops a step** of a multi-step command ("stroll forward 1.5 meters, veer right ninety
   degrees, stroll forward 1.5 meters" planned as ``move forward 1.5 m``): a said quantity (90 deg)
-  is used by no action;
+  is used by no action, or a quantity said twice ("1.5 meters" for both sides) is used once;
 - it **invents a value** ("race forward, speed five metres a second" planned as
   ``move forward _ 0.1``): a number of the plan was never said.
 
@@ -19,6 +19,7 @@ speeds written as ``slow``/``fast`` and defaults left out (``_``) carry no numbe
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import List, Optional, Tuple
 
 from ..plan import REMOTE_MARKER
@@ -96,15 +97,24 @@ def disagreement(text: str, compact: str, turn_angles: Tuple[str, ...] = TURN_AN
     if unsaid:
         slot, value, unit = unsaid[0]
         return f"the plan's {slot} {value:g} {unit} was not said"
-    used = {(n, u) for n, u in said if any(_fits(slot, value, unit, n, u) for slot, value, unit in plan)}
+    def uses(n: float, u: str) -> int:
+        return sum(_fits(slot, value, unit, n, u) for slot, value, unit in plan)
+
     # Only a number said with its unit must be used: a bare one may be a count or a word that Whisper
     # wrote as a number ("turn two face behind you"). "in" may be a word after a number ("turn 90 in
     # place"): said_quantities also offers such a number without a unit, and that reading may be used.
-    unused = [(n, u) for n, u in said if u and (n, u) not in used and not (u == "in" and (n, "") in used)]
-    if unused:
-        number, unit = unused[0]
-        return f"the said {number:g}{' ' + unit if unit else ''} is in no action"
-    return ""
+    # A quantity said twice must be used twice: "walk 1.5 m, turn right, walk 1.5 m" planned without its
+    # last step uses 1.5 m once.
+    times = Counter((float(n), u) for n, u in said_quantities(text, unique=False) if u)
+    short = [(n, u, count, uses(n, u)) for (n, u), count in times.items()
+             if uses(n, u) < count and not (u == "in" and uses(n, ""))]
+    if not short:
+        return ""
+    # A quantity in no action at all says more than one used too rarely, so it is named first.
+    n, u, count, used = min(short, key=lambda s: s[3] > 0)
+    if not used:
+        return f"the said {n:g} {u} is in no action"
+    return f"the {n:g} {u} said {count} times is in {used} action{'s' if used > 1 else ''}"
 
 
 def agrees(text: str, compact: Optional[str]) -> bool:

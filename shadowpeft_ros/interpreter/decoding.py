@@ -43,12 +43,13 @@ _QUANTITY_TEXT = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)(?!\d|\.\d)(?: ({_UNITS_
 _AMBIGUOUS_UNITS = ("in",)
 
 
-def said_quantities(text: str) -> Tuple[Tuple[str, str], ...]:
+def said_quantities(text: str, unique: bool = True) -> Tuple[Tuple[str, str], ...]:
     """Return the (number, unit) pairs of an utterance as the model reads it, in order, each once.
 
     The unit is the canonical unit written right after the number by ``normalise_utterance``, or ""
     when none follows ("walk 3 feet and wait 2" -> ("3", "ft"), ("2", "")). Zero is left out: every
-    number of a plan is positive, the direction carries the sign.
+    number of a plan is positive, the direction carries the sign. ``unique=False`` keeps a pair as
+    often as it was said ("walk 2 m, turn left, walk 2 m" says ("2", "m") twice).
     """
     pairs = []
     for number, unit in _QUANTITY_TEXT.findall(normalise_utterance(text)):
@@ -57,7 +58,7 @@ def said_quantities(text: str) -> Tuple[Tuple[str, str], ...]:
         pairs.append((number, unit))
         if unit in _AMBIGUOUS_UNITS:
             pairs.append((number, ""))
-    return tuple(dict.fromkeys(pairs))
+    return tuple(dict.fromkeys(pairs)) if unique else tuple(pairs)
 
 
 # A decimal above zero, up to four digits either side of the point, without leading zeros: the parser
