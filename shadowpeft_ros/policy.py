@@ -43,15 +43,17 @@ from typing import Any, Dict, Optional, Protocol, Tuple
 
 from .interpreter.agreement import disagreement
 from .interpreter.engine import EngineResult, PlanEngine
-from .plan import Plan, PlanError, Stop
+from .plan import Move, Plan, PlanError, Stop, Trick, Turn, Wait
 from .safety import MotionDefaults, SafetyLimits, check_limits
-from .speech.gate import STOP_WORDS, is_stop_utterance
+from .speech.gate import STOP_WORDS, is_stop_utterance, words
 
 logger = logging.getLogger("shadowpeft_ros")
 
 MODES = ("auto", "detached", "attached", "remote_first")
 # How a verdict names a plan whose numbers disagree with the utterance.
 QUANTITIES = "quantities disagree"
+# How a verdict names a plan that moves the dog although the user said a stop word.
+STOP_SAID = "a stop word was said"
 
 # What the robot says when it does not act. One set of sentences, whichever rule refuses.
 SAY_EMPTY = "Sorry, I did not hear a command."
@@ -62,6 +64,7 @@ SAY_NO_REMOTE = "Sorry, I can only answer that when my server is reachable."
 SAY_NOT_A_COMMAND = "Sorry, I am not sure that was a command for me. Please say it again."
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 SAY_QUANTITIES = "Sorry, I did not get all the numbers you said. Please say it again."
+SAY_STOP_SAID = "I heard you say stop, so I am staying where I am."
 
 
 @dataclass
@@ -263,7 +266,33 @@ def quantity_doubt(text: str, answer: Any) -> str:
     return disagreement(text, raw)
 
 
-def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True) -> str:
+# Tricks that carry the dog around; waving and stretching happen on the spot.
+_TRAVELLING_TRICKS = ("spin", "dance")
+
+
+def stop_doubt(text: str, answer: Any, stop_words: Tuple[str, ...] = STOP_WORDS) -> str:
+    """Return why a plan must not run because the user said a stop word ('' when nothing contradicts).
+
+    A plan that walks, turns, spins or dances, with no stop and no wait in it, contradicts an utterance
+    holding "stop", "stay", "freeze"...: measured, the attached model planned ``dance`` for "Cut it out,
+    stay where you are." Stop words do occur in commands, and then the plan holds a stop or a wait
+    ("stay put for two seconds, then turn left", "walk forward and stop"); in 40,000 generated training
+    and dev examples no target moves without one. The check never makes a plan; it only keeps one
+    from running.
+    """
+    plan = getattr(answer, "plan", None)
+    if plan is None or not plan.actions or any(isinstance(a, (Stop, Wait)) for a in plan.actions):
+        return ""
+    said = [w for w in words(text) if w in stop_words]
+    moving = [a for a in plan.actions
+              if isinstance(a, (Move, Turn)) or (isinstance(a, Trick) and a.name in _TRAVELLING_TRICKS)]
+    if not said or not moving:
+        return ""
+    return f"{said[0]!r} was said and the plan moves ({type(moving[0]).__name__.lower()})"
+
+
+def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True,
+                  stop_words: Tuple[str, ...] = STOP_WORDS) -> str:
     """Return '' if a detached answer may be acted on at ``threshold``, else why not.
 
     The one rule for acting on board: the policy applies it to every command, and the dev report's
@@ -275,6 +304,9 @@ def local_verdict(local: EngineResult, text: str, threshold: float, check_quanti
         return "[REMOTE]"
     if local.confidence is not None and local.confidence < threshold:
         return f"low confidence {local.confidence:.2f} < {threshold:g}"
+    stopped = stop_doubt(text, local, stop_words)
+    if stopped:
+        return f"{STOP_SAID}: {stopped}"
     doubt = quantity_doubt(text, local) if check_quantities else ""
     return f"{QUANTITIES}: {doubt}" if doubt else ""
 
@@ -371,6 +403,9 @@ class DecisionPolicy:
             return ("refused:remote_low_confidence",
                     f"remote plan {remote.raw_text!r} at confidence {confidence:.2f} < "
                     f"{self.options.remote_confidence_threshold:g}")
+        stopped = stop_doubt(text, remote, self.options.stop_words)
+        if stopped:
+            return "refused:stop_said", f"remote plan {remote.raw_text!r}: {stopped}"
         doubt = self._quantity_doubt(text, remote)
         return ("refused:quantities", f"remote plan {remote.raw_text!r}: {doubt}") if doubt else ("", "")
 
@@ -378,7 +413,7 @@ class DecisionPolicy:
         """Return '' if the detached answer can be acted on, else why it cannot."""
         threshold = self.options.detached_confidence_threshold if self.options.mode == "detached" \
             else self.options.confidence_threshold
-        return local_verdict(local, text, threshold, self.options.check_quantities)
+        return local_verdict(local, text, threshold, self.options.check_quantities, self.options.stop_words)
 
     def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):
         if self.remote is None:
@@ -417,7 +452,7 @@ class DecisionPolicy:
                                 escalated, local=local, remote=remote)
             refused, doubt = self._remote_doubt(text, remote)
             if refused:
-                say = SAY_QUANTITIES if refused == "refused:quantities" else SAY_UNSURE
+                say = {"refused:quantities": SAY_QUANTITIES, "refused:stop_said": SAY_STOP_SAID}.get(refused, SAY_UNSURE)
                 return Decision(text, command_id, refusal(say, "remote"), refused, doubt, escalated, local=local,
                                 remote=remote)
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
@@ -467,7 +502,8 @@ class DecisionPolicy:
         """The detached answer cannot be acted on and the server gave nothing better: refuse, saying why."""
         reason = f"detached {why}; {server}"
         # A plan whose numbers disagree with what was said is wrong, not merely unsure: never a fallback.
-        usable = local.plan is not None and not local.plan.is_escalation and not why.startswith(QUANTITIES)
+        # Nor is one that moves when the user said stop.
+        usable = local.plan is not None and not local.plan.is_escalation and not why.startswith((QUANTITIES, STOP_SAID))
         escalated = remote is not None
         if usable and self.options.fallback_to_low_confidence and self.options.mode != "detached":
             return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", reason, escalated,
@@ -478,6 +514,8 @@ class DecisionPolicy:
             say, decision = SAY_UNSURE, "refused:low_confidence"
         elif why.startswith(QUANTITIES):
             say, decision = SAY_QUANTITIES, "refused:quantities"
+        elif why.startswith(STOP_SAID):
+            say, decision = SAY_STOP_SAID, "refused:stop_said"
         else:
             say, decision = SAY_NOT_UNDERSTOOD, "refused:invalid"
         return Decision(text, command_id, refusal(say), decision, reason, escalated, local=local, remote=remote)

@@ -9,7 +9,7 @@ import pytest
 
 from shadowpeft_ros.interpreter.agreement import agrees, disagreement, plan_quantities
 from shadowpeft_ros.interpreter.compact import parse_compact
-from shadowpeft_ros.policy import SAY_QUANTITIES
+from shadowpeft_ros.policy import SAY_QUANTITIES, SAY_STOP_SAID, stop_doubt
 from test_interpreter_policy import ScriptedEngine, make
 
 
@@ -101,3 +101,36 @@ def test_remote_first_falls_back_on_board_when_the_server_plan_disagrees():
     result = make(mode="remote_first", detached=local, attached=remote).interpret(text)
     assert result.decision == "fallback_local" and len(result.plan.actions) == 2
     assert "the said 3 s is in no action" in result.reason
+
+
+def test_a_plan_that_moves_after_a_stop_word_is_never_run():
+    text = "Cut it out, stay where you are."
+    # Measured (generation 5): the attached model planned a dance, the detached one too.
+    remote = ScriptedEngine("attached", "remote", {text: ("dance", 0.64)})
+    local = ScriptedEngine("detached", "local", {text: ("dance", 0.93)})
+    attached = make(mode="attached", attached=remote).interpret(text)
+    assert attached.decision == "refused:stop_said" and not attached.plan.actions
+    assert attached.plan.say == SAY_STOP_SAID and "'stay' was said" in attached.reason
+    # On board it is escalated like any doubted plan, and the server's stop is acted on.
+    stopping = ScriptedEngine("attached", "remote", {text: ("stop", 0.9)})
+    auto = make(detached=local, attached=stopping).interpret(text)
+    assert auto.decision == "remote" and auto.escalated and auto.plan.to_dict()["actions"] == [{"type": "stop"}]
+    alone = make(mode="detached", detached=local).interpret(text)
+    assert alone.decision == "refused:stop_said" and not alone.plan.actions
+    fallback = make(detached=local, fallback_to_low_confidence=True).interpret(text)
+    assert fallback.decision == "refused:stop_said" and not fallback.plan.actions
+
+
+@pytest.mark.parametrize("text, compact", [
+    ("stay put for two seconds, then turn left", "wait 2 s ; turn left"),
+    ("walk forward and stop at the door", "move forward ; stop"),
+    ("sit and stay", "sit"),  # a posture does not travel
+    ("stay there and wave", "wave"),
+    ("walk forward two meters", "move forward 2 m"),  # no stop word
+])
+def test_stop_words_in_commands_that_mean_them_pass(text, compact):
+    plan = parse_compact(compact)
+    answer = type("Answer", (), {"plan": plan})()
+    assert stop_doubt(text, answer) == ""
+    local = ScriptedEngine("detached", "local", {text: (compact, 0.95)})
+    assert make(mode="detached", detached=local).interpret(text).decision == "local"
