@@ -145,7 +145,7 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
     from ..interpreter.engine import CausalLMEngine, warm_up
     from ..interpreter.export import load_adapter
     from ..interpreter.interpreter import Interpreter, InterpreterOptions
-    from ..offload.engine import EngineOptions, merged_for_serving
+    from ..offload.engine import EngineOptions, adapter_method, merged_for_serving
 
     if name not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {name!r}; known are {sorted(CONFIGURATIONS)}")
@@ -166,8 +166,7 @@ def open_configuration(name: str, sources: ModelSources, rtt_s: float = 0.0, dep
             served = EngineOptions(adapter=adapter, backbone=sources.backbone or "",
                                    max_new_tokens=sources.max_new_tokens)
             # The probe times the model as the server serves it: LoRA and DoRA merged, the shadow as it is.
-            method = "shadow" if name == "shadow-attached" else name.split("-")[1]
-            model = merged_for_serving(model, method, served.merge)
+            model = merged_for_serving(model, adapter_method(adapter), served.merge)
             config.info["served_merged"] = not hasattr(model, "peft_config")
             config.probes["remote"] = (model, len(tokenizer))
         elif name == "base-prompted":

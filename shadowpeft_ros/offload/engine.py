@@ -140,9 +140,7 @@ class GenerateEngine:
             # the adapter was trained on when none is given.
             model, tokenizer = load_adapter(adapter, backbone or None)
             config = PeftConfig.from_pretrained(adapter)
-            method = str(getattr(config.peft_type, "value", config.peft_type)).lower()
-            if getattr(config, "use_dora", False):
-                method = "dora"
+            method = adapter_method(config)
             info.update(method=method, peft_version=str(getattr(config, "peft_version", "") or ""),
                         adapter_version=_adapter_version(Path(adapter)),
                         backbone=backbone or str(config.base_model_name_or_path or ""))
@@ -177,6 +175,16 @@ class GenerateEngine:
 
 
 MERGEABLE = ("lora", "dora")
+
+
+def adapter_method(config) -> str:
+    """Return the method of a PEFT adapter config (a ``PeftConfig`` or its directory): shadow, lora, dora..."""
+    if isinstance(config, (str, bytes)) or hasattr(config, "__fspath__"):
+        from peft import PeftConfig
+
+        config = PeftConfig.from_pretrained(str(config))
+    method = str(getattr(config.peft_type, "value", config.peft_type)).lower()
+    return "dora" if getattr(config, "use_dora", False) else method
 
 
 def merged_for_serving(model, method: str, merge: str):
