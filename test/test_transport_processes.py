@@ -83,7 +83,13 @@ def test_voice_and_motion_commands_cross_processes(echo_process):
         node.destroy_node()
         rclpy.try_shutdown()
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Seen once under load: the helper process hung in DDS teardown after SIGINT. How a test helper shuts
+        # down is not what this test checks (the nodes' own shutdown is test_node_shutdown's); what it logged is.
+        proc.kill()
+        _, stderr = proc.communicate(timeout=30)
     assert stderr.count("rejected malformed MotionCommand on /dog/plan") == 2, stderr
 
 
