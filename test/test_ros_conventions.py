@@ -237,7 +237,9 @@ def test_motion_and_sim_nodes_publish_diagnostics(context, spinning):
         limits = seen.get("motion: limits")
         physics = seen.get("sim: physics")
         return (limits is not None and {kv.key: kv.value for kv in limits.values}.get("plans_clamped") == "1"
-                and physics is not None and physics.message.startswith("physics steps at"))
+                # "physics steps at 1.00x real time", or a WARN "physics slower than the wall clock: 0.20x
+                # real time" when a loaded CI machine cannot keep up: either way a measured factor is reported.
+                and physics is not None and "x real time" in physics.message)
 
     assert _wait_for(complete, 60), {k: v.message for k, v in seen.items()}
     assert {"motion: executor", "motion: watchdog", "motion: limits", "sim: physics"} <= set(seen)
