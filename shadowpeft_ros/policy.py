@@ -65,6 +65,9 @@ SAY_NOT_A_COMMAND = "Sorry, I am not sure that was a command for me. Please say 
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 SAY_QUANTITIES = "Sorry, I did not get all the numbers you said. Please say it again."
 SAY_STOP_SAID = "I heard you say stop, so I am staying where I am."
+# A plan doubted by a check (not merely unsure): the verdict's prefix, the decision it refuses with, and what the
+# robot says. Such a plan is wrong, so it is never a low-confidence fallback either.
+DOUBTED = {QUANTITIES: ("refused:quantities", SAY_QUANTITIES), STOP_SAID: ("refused:stop_said", SAY_STOP_SAID)}
 
 
 @dataclass
@@ -452,7 +455,7 @@ class DecisionPolicy:
                                 escalated, local=local, remote=remote)
             refused, doubt = self._remote_doubt(text, remote)
             if refused:
-                say = {"refused:quantities": SAY_QUANTITIES, "refused:stop_said": SAY_STOP_SAID}.get(refused, SAY_UNSURE)
+                say = dict(DOUBTED.values()).get(refused, SAY_UNSURE)
                 return Decision(text, command_id, refusal(say, "remote"), refused, doubt, escalated, local=local,
                                 remote=remote)
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
@@ -501,9 +504,9 @@ class DecisionPolicy:
     def _refuse_local(self, text: str, command_id: str, local: EngineResult, why: str, remote, server: str) -> Decision:
         """The detached answer cannot be acted on and the server gave nothing better: refuse, saying why."""
         reason = f"detached {why}; {server}"
-        # A plan whose numbers disagree with what was said is wrong, not merely unsure: never a fallback.
-        # Nor is one that moves when the user said stop.
-        usable = local.plan is not None and not local.plan.is_escalation and not why.startswith((QUANTITIES, STOP_SAID))
+        # A plan doubted by a check (numbers, a stop word) is wrong, not merely unsure: never a fallback.
+        doubted = next((DOUBTED[prefix] for prefix in DOUBTED if why.startswith(prefix)), None)
+        usable = local.plan is not None and not local.plan.is_escalation and doubted is None
         escalated = remote is not None
         if usable and self.options.fallback_to_low_confidence and self.options.mode != "detached":
             return Decision(text, command_id, local.plan.with_route("local"), "fallback_local", reason, escalated,
@@ -512,10 +515,8 @@ class DecisionPolicy:
             say, decision = SAY_NO_REMOTE, "refused:needs_remote"
         elif usable:
             say, decision = SAY_UNSURE, "refused:low_confidence"
-        elif why.startswith(QUANTITIES):
-            say, decision = SAY_QUANTITIES, "refused:quantities"
-        elif why.startswith(STOP_SAID):
-            say, decision = SAY_STOP_SAID, "refused:stop_said"
+        elif doubted is not None:
+            decision, say = doubted
         else:
             say, decision = SAY_NOT_UNDERSTOOD, "refused:invalid"
         return Decision(text, command_id, refusal(say), decision, reason, escalated, local=local, remote=remote)

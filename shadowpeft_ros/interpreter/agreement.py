@@ -106,15 +106,16 @@ def disagreement(text: str, compact: str, turn_angles: Tuple[str, ...] = TURN_AN
     # A quantity said twice must be used twice: "walk 1.5 m, turn right, walk 1.5 m" planned without its
     # last step uses 1.5 m once.
     times = Counter((float(n), u) for n, u in said_quantities(text, unique=False) if u)
-    short = [(n, u, count, uses(n, u)) for (n, u), count in times.items()
-             if uses(n, u) < count and not (u == "in" and uses(n, ""))]
+    used = {(n, u): uses(n, u) for n, u in times}
+    short = [(n, u, count, used[n, u]) for (n, u), count in times.items()
+             if used[n, u] < count and not (u == "in" and uses(n, ""))]
     if not short:
         return ""
     # A quantity in no action at all says more than one used too rarely, so it is named first.
-    n, u, count, used = min(short, key=lambda s: s[3] > 0)
-    if not used:
+    n, u, count, times_used = min(short, key=lambda s: s[3] > 0)
+    if not times_used:
         return f"the said {n:g} {u} is in no action"
-    return f"the {n:g} {u} said {count} times is in {used} action{'s' if used > 1 else ''}"
+    return f"the {n:g} {u} said {count} times is in {times_used} action{'s' if times_used > 1 else ''}"
 
 
 def agrees(text: str, compact: Optional[str]) -> bool:
