@@ -58,11 +58,14 @@ class SafetyLimits:
     max_wait_s: float = field(default=30.0, metadata={"range": (0.1, 3600), "help": "Longest single wait."})
     max_actions: int = field(default=10, metadata={"range": (1, 100), "help": "Most actions in one plan."})
     max_plan_duration_s: float = field(default=120.0, metadata={"range": (1, 3600), "help": "Longest estimated plan duration."})
+    unsafe_speed_mps: float = field(default=2.0, metadata={"range": (0.01, 50), "help": (
+        "A speed asked for at or above this is an unsafe request: the plan is refused whatever on_violation "
+        "says, never clamped (the command language's refusal policy).")})
     on_violation: str = field(default="refuse_extent", metadata={"help": (
         "What a plan with a value over its limit gets. 'refuse_extent': a distance, angle or wait over its limit "
         "is refused, saying which limit; a speed over its limit is clamped to it. 'clamp': every value is clamped "
-        "to its limit. 'refuse': any value over its limit is refused. Too many actions or too long a plan is "
-        "always refused.")})
+        "to its limit. 'refuse': any value over its limit is refused. Too many actions, too long a plan or a "
+        "speed at or above unsafe_speed_mps is always refused.")})
 
     def __post_init__(self):
         if self.on_violation not in VIOLATION_POLICIES:
@@ -74,6 +77,10 @@ class SafetyLimits:
                 continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"SafetyLimits.{f.name} must be a positive number, got {value!r}")
+        if self.unsafe_speed_mps <= self.max_linear_speed_mps:
+            raise ValueError(f"SafetyLimits.unsafe_speed_mps ({self.unsafe_speed_mps}) must be above "
+                             f"max_linear_speed_mps ({self.max_linear_speed_mps}): a speed the dog may run "
+                             f"cannot be an unsafe request")
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ class _OverLimit:
     limit: float
 
     def _amount(self, value: float) -> str:
-        one, many, _, _ = _VALUE_WORDS[self.kind]
+        one, many, _, _ = _VALUE_WORDS["speed" if self.kind == "unsafe speed" else self.kind]
         number = _number(value)
         return f"{number} {one if number == '1' else many}"
 
@@ -135,6 +142,9 @@ class _OverLimit:
         return _VALUE_WORDS[self.kind][2].format(limit=_number(self.limit), limit_amount=self._amount(self.limit))
 
     def why(self) -> str:
+        if self.kind == "unsafe speed":
+            return (f"{self._amount(self.value)}{self._where()} is an unsafe speed; I never go "
+                    f"{self._amount(self.limit)} or faster")
         amount = self._amount(self.value)
         if _number(self.value) == _number(self.limit):
             # 5.004 is over a limit of 5, but "5 meters is over my 5 meter limit" would read as a bug.
@@ -189,7 +199,9 @@ def check_limits(plan: Plan, limits: SafetyLimits, defaults: MotionDefaults = Mo
     With 'refuse_extent' (the default) a distance, angle or wait over its limit refuses the plan and a
     speed over its limit is clamped; 'clamp' clamps them all; 'refuse' refuses on any of them.
     Duration and action count are never clamped: a plan too long to finish is refused,
-    because cutting it short would execute something other than what was asked.
+    because cutting it short would execute something other than what was asked. Nor is a speed at or
+    above ``unsafe_speed_mps``: "race at 5 m/s" is a request to be unsafe, and walking it at the speed
+    limit would act on a request the command language says to refuse.
     """
     if len(plan.actions) > limits.max_actions:
         return _refusal((f"a plan of {len(plan.actions)} actions is over my limit of {limits.max_actions} "
@@ -202,6 +214,9 @@ def check_limits(plan: Plan, limits: SafetyLimits, defaults: MotionDefaults = Mo
         if value is None or value <= limit:
             return value
         over = _OverLimit(kind, 0 if single else index + 1, value, limit)
+        if kind == "speed" and value >= limits.unsafe_speed_mps:
+            refused.append(_OverLimit("unsafe speed", over.step, value, limits.unsafe_speed_mps))
+            return limit
         clamps = limits.on_violation == "clamp" or (limits.on_violation == "refuse_extent"
                                                     and kind not in _EXTENT_KINDS)
         (clamped if clamps else refused).append(over)

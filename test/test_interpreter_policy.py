@@ -138,9 +138,9 @@ def test_malformed_or_out_of_schema_output_is_refused(raw):
 
 
 def test_out_of_limit_values_are_clamped_or_refused():
-    go, hurry = "go 12 meters at 3 m/s, then turn left 1000 degrees", "hurry 2 meters at 3 m/s"
-    local = ScriptedEngine("detached", "local", {go: ("move forward 12 3 ; turn left 1000", 0.99),
-                                                 hurry: ("move forward 2 3", 0.99)})
+    go, hurry = "go 12 meters at 1.5 m/s, then turn left 1000 degrees", "hurry 2 meters at 1.5 m/s"
+    local = ScriptedEngine("detached", "local", {go: ("move forward 12 1.5 ; turn left 1000", 0.99),
+                                                 hurry: ("move forward 2 1.5", 0.99)})
     # Default: a distance or angle over its limit refuses the plan; a speed over its limit is clamped.
     refused = make(mode="detached", detached=local, limits=SafetyLimits()).interpret(go)
     assert refused.decision == "refused:limits" and not refused.plan.actions
@@ -185,8 +185,10 @@ def test_bad_inputs_never_reach_the_model_or_come_back_unsafe():
     assert huge.decision == "refused:too_long" and huge.plan.say and not huge.plan.actions
     assert local.calls == []
 
+    # 20 m/s is an unsafe request: refused with its reason, never walked at the speed limit.
     injected = interpreter.interpret(INJECTION)
-    assert injected.plan.actions[0].speed_mps == SafetyLimits().max_linear_speed_mps
+    assert injected.decision == "refused:limits" and not injected.plan.actions
+    assert "20 meters per second is an unsafe speed" in injected.plan.say
     assert_safe(injected)
 
     # The server's "2" is no number the robot can read in German words: it asks again rather than move.

@@ -207,7 +207,7 @@ def test_watchdog_zeroes_when_ticks_stall():
 
 
 def test_over_limit_plan_is_clamped_or_refused_per_policy():
-    over = plan(move(distance=20.0, speed=3.0))
+    over = plan(move(distance=20.0, speed=1.5))
     # Default: a distance over its limit is refused, saying which limit, and nothing moves.
     h = Harness()
     h.submit("a", over)
@@ -218,7 +218,7 @@ def test_over_limit_plan_is_clamped_or_refused_per_policy():
 
     # Default: a speed over its limit is clamped, and the walk runs at the limit.
     fast = Harness()
-    fast.submit("f", plan(move(distance=1.0, speed=3.0)))
+    fast.submit("f", plan(move(distance=1.0, speed=1.5)))
     accepted = fast.events[0]
     assert accepted.outcome == "accepted" and "over my speed limit of 0.5 meters per second" in accepted.reason
     assert fast.run_until_final("f", limit_s=30).outcome == "done"
@@ -235,10 +235,18 @@ def test_over_limit_plan_is_clamped_or_refused_per_policy():
     assert max(math.hypot(t[0], t[1]) for t in clamping.twists) <= SafetyLimits().max_linear_speed_mps + 1e-9
 
     strict = Harness(limits=SafetyLimits(on_violation="refuse"))
-    strict.submit("b", plan(move(distance=1.0, speed=3.0)))
+    strict.submit("b", plan(move(distance=1.0, speed=1.5)))
     assert [e.outcome for e in strict.events] == ["refused"]
-    assert "3 meters per second is over my speed limit" in strict.events[0].reason and strict.events[0].say
+    assert "1.5 meters per second is over my speed limit" in strict.events[0].reason and strict.events[0].say
     assert strict.tick().twist == (0.0, 0.0, 0.0)
+
+    # An unsafe speed is refused by the motion node too, even when told to clamp everything.
+    for limits in (SafetyLimits(), SafetyLimits(on_violation="clamp")):
+        unsafe = Harness(limits=limits)
+        unsafe.submit("u", plan(move(distance=1.0, speed=3.0)))
+        assert [e.outcome for e in unsafe.events] == ["refused"]
+        assert "3 meters per second is an unsafe speed" in unsafe.events[0].reason
+        assert unsafe.tick().twist == (0.0, 0.0, 0.0)
 
 
 def test_postures_and_tricks_wait_for_the_dog_or_for_time():

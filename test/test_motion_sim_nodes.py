@@ -309,11 +309,16 @@ def test_estop_latches_until_reset(graph):
 
 def test_over_limit_plan_is_clamped_and_malformed_plans_rejected(graph):
     probe = graph["probe"]
-    probe.send("fast", plan({"type": "move", "direction": "forward", "distance_m": 0.4, "speed_mps": 2.0}))
+    probe.send("fast", plan({"type": "move", "direction": "forward", "distance_m": 0.4, "speed_mps": 1.5}))
     assert probe.final("fast").outcome == "done"
     accepted = [o for o in probe.outcomes_of("fast") if o.outcome == "accepted"]
     assert len(accepted) == 1
-    assert "2 meters per second is over my speed limit of 0.5 meters per second" in accepted[0].reason
+    assert "1.5 meters per second is over my speed limit of 0.5 meters per second" in accepted[0].reason
+
+    # An unsafe speed (2 m/s or more) is refused by the node, never walked at the limit.
+    probe.send("race", plan({"type": "move", "direction": "forward", "distance_m": 0.4, "speed_mps": 5.0}))
+    race = probe.final("race")
+    assert race.outcome == "refused" and "5 meters per second is an unsafe speed" in race.reason
 
     # By default a turn over its limit is refused, not cut to the largest turn allowed.
     probe.settle()

@@ -74,16 +74,32 @@ def test_by_default_a_distance_angle_or_wait_over_its_limit_is_refused_naming_th
 
 
 def test_by_default_a_speed_over_its_limit_is_clamped_to_the_limit():
-    check = check_limits(Plan(actions=(Move("forward", 1.0, 3.0), Turn("left", 90.0))), SafetyLimits())
+    check = check_limits(Plan(actions=(Move("forward", 1.0, 1.5), Turn("left", 90.0))), SafetyLimits())
     assert not check.refused
     assert check.plan.actions == (Move("forward", 1.0, 0.5), Turn("left", 90.0))
-    assert check.violations == ("3 meters per second in step 1 is over my speed limit of 0.5 meters per second",)
-    assert check.say == "To keep within my limits, I'll go at 0.5 meters per second in step 1, not 3."
+    assert check.violations == ("1.5 meters per second in step 1 is over my speed limit of 0.5 meters per second",)
+    assert check.say == "To keep within my limits, I'll go at 0.5 meters per second in step 1, not 1.5."
+
+
+@pytest.mark.parametrize("policy", ["refuse_extent", "clamp", "refuse"])
+def test_an_unsafe_speed_is_refused_in_every_mode_never_clamped(policy):
+    # "Race forward at 5 m/s" is a request to be unsafe: walking it at the speed limit would act on it.
+    for speed in (2.0, 5.0):
+        check = check_limits(Plan(actions=(Move("forward", 1.0, None), Move("forward", 1.0, speed))),
+                             SafetyLimits(on_violation=policy))
+        assert check.refused and check.plan is None
+        assert check.violations == (f"{speed:g} meters per second in step 2 is an unsafe speed; "
+                                    f"I never go 2 meters per second or faster",)
+    below = check_limits(Plan(actions=(Move("forward", 1.0, 1.99),)), SafetyLimits(on_violation=policy))
+    assert below.refused == (policy == "refuse")
+    lower = check_limits(Plan(actions=(Move("forward", 1.0, 1.2),)),
+                         SafetyLimits(on_violation=policy, unsafe_speed_mps=1.0))
+    assert lower.refused and "is an unsafe speed; I never go 1 meter per second or faster" in lower.say
 
 
 def test_by_default_a_refusal_names_only_what_refused_it():
     # The speed alone would have been clamped: saying it was the reason would mislead.
-    check = check_limits(Plan(actions=(Move("forward", 99.0, 3.0),)), SafetyLimits())
+    check = check_limits(Plan(actions=(Move("forward", 99.0, 1.5),)), SafetyLimits())
     assert check.refused and check.violations == ("99 meters is over my 5 meter limit per move",)
 
 
@@ -95,20 +111,20 @@ def test_within_the_limits_nothing_changes_and_nothing_is_said():
 
 
 def test_clamp_policy_clamps_everything_and_says_what_instead():
-    plan = Plan(actions=(Move("forward", 20.0, 20.0), Turn("left", 1000.0), Wait(600.0)))
+    plan = Plan(actions=(Move("forward", 20.0, 1.5), Turn("left", 1000.0), Wait(600.0)))
     check = check_limits(plan, SafetyLimits(on_violation="clamp", max_plan_duration_s=1000.0))
     assert not check.refused
     move, turn, wait = check.plan.actions
     assert (move.distance_m, move.speed_mps, turn.angle_deg, wait.duration_s) == (5.0, 0.5, 720.0, 30.0)
     assert len(check.violations) == 4
-    assert "20 meters per second in step 1 is over my speed limit of 0.5 meters per second" in check.reason
+    assert "1.5 meters per second in step 1 is over my speed limit of 0.5 meters per second" in check.reason
     assert "I'll go 5 meters in step 1, not 20" in check.say and "I'll wait 30 seconds in step 3, not 600" in check.say
 
 
 def test_refuse_policy_refuses_out_of_range_plans():
-    check = check_limits(Plan(actions=(Move("forward", 1.0, 3.0),)), SafetyLimits(on_violation="refuse"))
-    assert check.refused and check.reason == "3 meters per second is over my speed limit of 0.5 meters per second"
-    assert check.say.startswith("I won't do that: 3 meters per second")
+    check = check_limits(Plan(actions=(Move("forward", 1.0, 1.5),)), SafetyLimits(on_violation="refuse"))
+    assert check.refused and check.reason == "1.5 meters per second is over my speed limit of 0.5 meters per second"
+    assert check.say.startswith("I won't do that: 1.5 meters per second")
     assert not check_limits(Plan(actions=(Move("forward", 1.0, 0.3),)), SafetyLimits(on_violation="refuse")).refused
 
 
@@ -131,6 +147,7 @@ def test_duration_estimate_uses_defaults_and_limits():
     ({"on_violation": "ignore"}, "on_violation must be one of: 'refuse_extent' .*'clamp' .*'refuse' .*got 'ignore'"),
     ({"max_linear_speed_mps": -1.0}, "max_linear_speed_mps must be a positive number"),
     ({"max_distance_m": float("nan")}, "max_distance_m must be a positive number"),
+    ({"unsafe_speed_mps": 0.4}, r"unsafe_speed_mps \(0.4\) must be above max_linear_speed_mps \(0.5\)"),
 ])
 def test_bad_limits_raise_early(kwargs, match):
     with pytest.raises(ValueError, match=match):
