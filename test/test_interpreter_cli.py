@@ -58,6 +58,15 @@ def test_export_then_interpret_prints_json_lines(tmp_path, capsys):
         assert set(line) >= {"text", "plan", "route", "latency_s"} and "total" in line["latency_s"]
     assert lines[1]["plan"]["actions"] == [{"type": "stop"}]
 
+    # The adapter's dev losses on the fixed dev sample: the training run's figure, and one per kind.
+    trained = json.loads((tmp_path / "adapter" / "metrics.json").read_text())
+    assert train_cli.run(parse("train", "--dev-loss-of", str(tmp_path / "adapter"), "--n-dev", "16")) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["dev_loss_attached"] == pytest.approx(trained["dev_loss_attached"], rel=1e-4)
+    assert sum(k["examples"] for k in printed["dev_loss_by_kind"].values()) == 16
+    with pytest.raises(CliError, match="cannot load adapter"):
+        train_cli.run(parse("train", "--dev-loss-of", str(tmp_path / "none")))
+
 
 @pytest.mark.parametrize("command", ["train", "export", "interpret"])
 def test_help_renders(command, capsys):

@@ -1,6 +1,7 @@
 """Training, saving, resuming and exporting adapters on tiny Qwen3 and LLaMA backbones built from configs."""
 
 import json
+import math
 import shutil
 from statistics import mean
 
@@ -38,6 +39,12 @@ def test_training_reduces_loss(backbones, tmp_path, arch, method):
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     if method == "shadow":
         assert "dev_loss_detached" in metrics
+    # Each kind's loss on its own: the attached model's free-text answers to questions can dominate the mean.
+    by_kind = metrics["dev_loss_by_kind"]
+    assert set(by_kind) <= {"command", "multi", "out_of_scope", "refusal"} and len(by_kind) >= 2
+    assert sum(k["examples"] for k in by_kind.values()) == config.n_dev
+    assert all(math.isfinite(k["attached"]) for k in by_kind.values())
+    assert ("detached" in next(iter(by_kind.values()))) == (method == "shadow")
 
 
 @pytest.mark.parametrize("method", ["shadow", "dora"])

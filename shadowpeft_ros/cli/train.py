@@ -59,6 +59,10 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
     parser.add_argument("--count-params", action="store_true",
                         help="Print the trainable parameters of shadow, lora and dora on the backbone, then exit.")
+    parser.add_argument("--dev-loss-of", metavar="ADAPTER_DIR", default=None,
+                        help="Print the teacher-forced dev losses of a trained adapter (all, and by kind of example) "
+                             "on the dev sample every training run reports (--n-dev examples), then exit: losses of "
+                             "two adapters compare only on the same examples.")
     parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
     parser.set_defaults(func=run)
 
@@ -89,6 +93,20 @@ def _config_from_args(args, method=None):
     )
 
 
+def _print_dev_losses(adapter_dir: str, n_dev: int) -> int:
+    from ..interpreter.data import generate
+    from ..interpreter.export import load_adapter
+    from ..interpreter.train import DEV_LOSS_SEED, detached_view, dev_losses
+
+    try:
+        model, tokenizer = load_adapter(adapter_dir)
+    except (OSError, FileNotFoundError) as exc:
+        raise CliError(f"cannot load adapter {adapter_dir!r}: {exc}") from None
+    losses = dev_losses(model, detached_view(model), generate("dev", n_dev, DEV_LOSS_SEED), tokenizer)
+    print(json.dumps({"adapter": adapter_dir, "n_dev": n_dev, "dev_seed": DEV_LOSS_SEED, **losses}, indent=2))
+    return 0
+
+
 def run(args) -> int:
     import os
 
@@ -101,6 +119,8 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.dev_loss_of:
+        return _print_dev_losses(args.dev_loss_of, args.n_dev)
     try:
         configs = {m: _config_from_args(args, m) for m in (METHODS if args.count_params else (args.method,))}
     except ValueError as exc:

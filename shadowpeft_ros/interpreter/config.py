@@ -37,7 +37,9 @@ class TrainConfig:
     n_train: Optional[int] = field(
         default=None, metadata={"help": "Training examples (default: steps * batch_size, one pass without repeats)."}
     )
-    n_dev: int = field(default=64, metadata={"help": "Dev examples for the final teacher-forced dev loss."})
+    n_dev: int = field(default=64, metadata={"help": (
+        "Dev examples for the final teacher-forced dev loss: the same examples in every run, whatever the seed, "
+        "so runs compare; also reported by kind.")})
     max_prompt_tokens: int = field(default=64, metadata={"help": "Longer utterances are cut to this many tokens."})
     save_every: int = field(default=25, metadata={"help": "Write a resumable checkpoint every N steps (0: never)."})
     log_every: int = field(default=5, metadata={"help": "Record the running loss every N steps."})

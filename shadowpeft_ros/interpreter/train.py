@@ -286,23 +286,54 @@ def _save_checkpoint(accelerator, model, optimizer, scheduler, step: int, histor
             shutil.rmtree(old, ignore_errors=True)
 
 
+# The teacher-forced dev loss is always measured on the same dev examples, whatever --seed says, so two
+# runs' losses can be compared. Until 2026-12-03 the sample followed the training seed: generations 6
+# and 7 (seeds 11, 12) reported 0.601 and 0.307 on two different samples of 64.
+DEV_LOSS_SEED = 1
+
+
+def dev_losses(model, detached, examples: Sequence[Example], tokenizer, max_prompt_tokens: int = 64,
+               batch_size: int = 16, stage: str = "joint") -> Dict[str, object]:
+    """Return the mean teacher-forced dev losses, and the same for each kind of example on its own.
+
+    The attached model answers out-of-scope questions in free text while the detached one emits
+    ``[REMOTE]``, so a few question examples can move the mean attached loss more than every command.
+    """
+    collate = make_collate(tokenizer.pad_token_id)
+    losses: Dict[str, object] = dict(evaluate_loss(model, detached, PairDataset(examples, tokenizer, max_prompt_tokens),
+                                                   collate, batch_size, stage))
+    kinds: Dict[str, List[Example]] = {}
+    for example in examples:
+        kinds.setdefault(example.kind, []).append(example)
+    losses["dev_loss_by_kind"] = {
+        kind: {"examples": len(group), **{key[len("dev_loss_"):]: value for key, value in evaluate_loss(
+            model, detached, PairDataset(group, tokenizer, max_prompt_tokens), collate, batch_size, stage).items()}}
+        for kind, group in sorted(kinds.items())}
+    return losses
+
+
 def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: int,
                   stage: str = "joint") -> Dict[str, float]:
-    """Return mean teacher-forced dev losses (attached, and detached for ShadowPEFT)."""
+    """Return mean teacher-forced dev losses per labelled token (attached, and detached for ShadowPEFT).
+
+    Each batch's mean is weighted by its labelled tokens, so the figure does not depend on the batch size.
+    """
     import torch
 
     sums: Dict[str, float] = {}
-    batches = 0
+    tokens: Dict[str, int] = {}
+    label_keys = {"attached": "labels", "detached": "d_labels"}
     model.eval()
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
             for key, value in compute_losses(model, detached, batch, 1.0, stage).items():
-                if key != "loss":
-                    sums[key] = sums.get(key, 0.0) + float(value)
-            batches += 1
+                if key in label_keys:
+                    n = int((batch[label_keys[key]][:, 1:] != IGNORE_INDEX).sum())
+                    sums[key] = sums.get(key, 0.0) + float(value) * n
+                    tokens[key] = tokens.get(key, 0) + n
     model.train()
-    return {f"dev_loss_{k}": v / max(batches, 1) for k, v in sums.items()}
+    return {f"dev_loss_{k}": v / max(tokens[k], 1) for k, v in sums.items()}
 
 
 def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optional[Sequence[Example]] = None,
@@ -349,9 +380,10 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
                    if v is not None}
         train_examples = generate("train", config.n_train - len(spoken), config.seed, **weights) + spoken
     train_examples = list(train_examples)
-    dev_examples = list(dev_examples) if dev_examples is not None else generate("dev", config.n_dev, config.seed)
+    if dev_examples is None:
+        dev_examples = generate("dev", config.n_dev, DEV_LOSS_SEED)
+    dev_examples = list(dev_examples)
     train_set = PairDataset(train_examples, tokenizer, config.max_prompt_tokens)
-    dev_set = PairDataset(dev_examples, tokenizer, config.max_prompt_tokens)
     order = _length_grouped_order([len(r[0]) for r in train_set.rows], config.batch_size, config.seed)
     collate = make_collate(tokenizer.pad_token_id)
     loader = DataLoader(torch.utils.data.Subset(train_set, order), batch_size=config.batch_size, shuffle=False,
@@ -420,7 +452,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
     train_seconds = time.perf_counter() - started
 
     unwrapped = accelerator.unwrap_model(model)
-    dev = evaluate_loss(unwrapped, detached, dev_set, collate, config.batch_size, config.stage)
+    dev = dev_losses(unwrapped, detached, dev_examples, tokenizer, config.max_prompt_tokens, config.batch_size,
+                     config.stage)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Record the backbone as the user named it, not the machine-specific cache path it resolved to.
