@@ -169,6 +169,28 @@ def choose_threshold(curve: Sequence[dict], min_precision: float = 0.95) -> Opti
     return None
 
 
+def threshold_keeping_coverage(curve: Sequence[dict], min_coverage: float = 0.70) -> Optional[float]:
+    """Return the highest threshold that still acts locally on ``min_coverage`` of commands (the most precise one)."""
+    kept = [row["threshold"] for row in curve if row["coverage"] is not None and row["coverage"] >= min_coverage]
+    return max(kept) if kept else None
+
+
+def recommended_threshold(curve: Sequence[dict], min_precision: float = 0.95,
+                          min_coverage: float = 0.70) -> Optional[float]:
+    """Return the auto policy's threshold by issue 10's two goals for local plans, measured on dev data.
+
+    The lowest threshold whose local plans are ``min_precision`` right, when it still keeps ``min_coverage``
+    of commands on board; otherwise no threshold meets both, and the highest one that keeps the coverage
+    is taken: the most precise robot that still decides most commands itself. None when no threshold
+    keeps that coverage.
+    """
+    safe = choose_threshold(curve, min_precision)
+    by_threshold = {row["threshold"]: row for row in curve}
+    if safe is not None and (by_threshold[safe]["coverage"] or 0.0) >= min_coverage:
+        return safe
+    return threshold_keeping_coverage(curve, min_coverage)
+
+
 def _fmt(value) -> str:
     if value is None:
         return "-"
@@ -262,6 +284,8 @@ def main(argv=None) -> int:
         if system == "shadow-detached":
             row["confidence_curve"] = confidence_curve(examples, results)
             row["threshold_at_95_precision"] = choose_threshold(row["confidence_curve"])
+            row["threshold_keeping_70_coverage"] = threshold_keeping_coverage(row["confidence_curve"])
+            row["recommended_threshold"] = recommended_threshold(row["confidence_curve"])
         print(system, json.dumps({k: v for k, v in row.items() if k not in ("samples", "confidence_curve")}),
               flush=True)
         collected[system] = results
