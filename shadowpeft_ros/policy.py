@@ -204,7 +204,7 @@ class Decision:
 
     ``decision`` is one of: ``stop`` (the stop fast path), ``local`` (the detached plan),
     ``remote`` (the server's plan), ``fallback_local`` (the detached plan after the server
-    failed), or ``refused:<why>`` (a plan that only speaks). ``escalated`` says the server was
+    failed), or ``refused:<why>`` (a plan that only speaks, or only stops: ``refused_plan``). ``escalated`` says the server was
     asked because the detached answer was not good enough.
     """
 
@@ -258,6 +258,18 @@ class Decision:
 def refusal(say: str, route: str = "local") -> Plan:
     """Return a plan that does nothing but speak ``say``."""
     return Plan(route=route, actions=(), say=say)
+
+
+def refused_plan(decision: str, say: str, route: str = "local") -> Plan:
+    """Return what a refused command sends to the motion node: a stop after a stop word, else nothing to do.
+
+    A plan doubted because a stop word was said ("stay where you are" planned as a dance) becomes a stop:
+    the person asked the dog to stay, and a plan without actions would leave a running plan going (the
+    motion node ignores plans without actions).
+    """
+    if decision == DOUBTED[STOP_SAID][0]:
+        return Plan(route=route, actions=(Stop(),), say=say)
+    return refusal(say, route)
 
 
 def quantity_doubt(text: str, answer: Any) -> str:
@@ -456,8 +468,8 @@ class DecisionPolicy:
             refused, doubt = self._remote_doubt(text, remote)
             if refused:
                 say = dict(DOUBTED.values()).get(refused, SAY_UNSURE)
-                return Decision(text, command_id, refusal(say, "remote"), refused, doubt, escalated, local=local,
-                                remote=remote)
+                return Decision(text, command_id, refused_plan(refused, say, "remote"), refused, doubt, escalated,
+                                local=local, remote=remote)
             return Decision(text, command_id, remote.plan.with_route("remote"), "remote",
                             f"escalated: {why}" if escalated else "", escalated, local=local, remote=remote)
         if local is None:
@@ -519,7 +531,8 @@ class DecisionPolicy:
             decision, say = doubted
         else:
             say, decision = SAY_NOT_UNDERSTOOD, "refused:invalid"
-        return Decision(text, command_id, refusal(say), decision, reason, escalated, local=local, remote=remote)
+        return Decision(text, command_id, refused_plan(decision, say), decision, reason, escalated, local=local,
+                        remote=remote)
 
     def _check_limits(self, decision: Decision, latency: Dict[str, float]) -> Decision:
         if not decision.plan.actions or decision.decision == "stop":

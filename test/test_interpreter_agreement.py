@@ -108,17 +108,23 @@ def test_a_plan_that_moves_after_a_stop_word_is_never_run():
     # Measured (generation 5): the attached model planned a dance, the detached one too.
     remote = ScriptedEngine("attached", "remote", {text: ("dance", 0.64)})
     local = ScriptedEngine("detached", "local", {text: ("dance", 0.93)})
+    # The dance is refused, and the dog stops: a refusal alone would leave a running plan going.
+    stop_only = [{"type": "stop"}]
     attached = make(mode="attached", attached=remote).interpret(text)
-    assert attached.decision == "refused:stop_said" and not attached.plan.actions
+    assert attached.decision == "refused:stop_said" and attached.plan.to_dict()["actions"] == stop_only
     assert attached.plan.say == SAY_STOP_SAID and "'stay' was said" in attached.reason
     # On board it is escalated like any doubted plan, and the server's stop is acted on.
     stopping = ScriptedEngine("attached", "remote", {text: ("stop", 0.9)})
     auto = make(detached=local, attached=stopping).interpret(text)
     assert auto.decision == "remote" and auto.escalated and auto.plan.to_dict()["actions"] == [{"type": "stop"}]
     alone = make(mode="detached", detached=local).interpret(text)
-    assert alone.decision == "refused:stop_said" and not alone.plan.actions
+    assert alone.decision == "refused:stop_said" and alone.plan.to_dict()["actions"] == stop_only
     fallback = make(detached=local, fallback_to_low_confidence=True).interpret(text)
-    assert fallback.decision == "refused:stop_said" and not fallback.plan.actions
+    assert fallback.decision == "refused:stop_said" and fallback.plan.to_dict()["actions"] == stop_only
+    # Other doubted plans still only speak.
+    doubted = make(mode="attached", attached=ScriptedEngine("attached", "remote", {
+        "walk two meters then sit": ("move forward 5 m ; sit", 0.9)})).interpret("walk two meters then sit")
+    assert doubted.decision == "refused:quantities" and not doubted.plan.actions
 
 
 @pytest.mark.parametrize("text, compact", [

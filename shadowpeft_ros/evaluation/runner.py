@@ -96,7 +96,8 @@ def score_case(final: Optional[Plan], case: Case, escalated: bool, defaults: Mot
         "slots_right": right, "slots_total": total,
         "out_of_scope_handled": (by_model and metrics.out_of_scope_handled(final, escalated)) if case.out_of_scope
         else None,
-        "moved_nothing": final is not None and not final.actions,
+        # A stop moves nothing: the policy stops the dog when a stop word was said and the plan disagreed.
+        "moved_nothing": final is not None and all(action.type == "stop" for action in final.actions),
         "confusion": metrics.confusion_pairs(final, case.expected),
     }
 
