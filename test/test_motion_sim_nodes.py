@@ -429,11 +429,12 @@ def test_destroying_a_moving_node_sends_a_last_zero_twist(graph):
 
 
 def test_no_twist_ever_over_the_limits(graph):
-    # Stands alone: it drives its own plan that asks for four times the speed limit, then checks every
-    # Twist seen so far (the other scenarios' too, when the whole file runs).
+    # Stands alone: it drives its own plan that asks for 3.6 times the speed limit (2 m/s or more would be an
+    # unsafe request, refused), then checks every Twist seen so far (the other scenarios' too, when the whole
+    # file runs).
     probe, limits = graph["probe"], graph["motion"].limits
     n_twists = len(probe.twists)
-    probe.send("over", plan({"type": "move", "direction": "forward", "distance_m": 0.6, "speed_mps": 2.0},
+    probe.send("over", plan({"type": "move", "direction": "forward", "distance_m": 0.6, "speed_mps": 1.8},
                             {"type": "turn", "direction": "right", "angle_deg": 45}))
     assert probe.final("over").outcome == "done"
     [accepted] = [o for o in probe.outcomes_of("over") if o.outcome == "accepted"]

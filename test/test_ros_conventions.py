@@ -230,8 +230,8 @@ def test_motion_and_sim_nodes_publish_diagnostics(context, spinning):
                               lambda a: seen.update({s.name: s for s in a.status}), 10)
     plans = TypedPublisher(probe, "MotionCommand", "/dog/plan", COMMAND_QOS, transport="json")
     assert _wait_for(lambda: plans.matched_subscriptions >= 1, 10)
-    # Over the speed limit: the motion node clamps it, and the limits status counts it.
-    plans.publish(MotionCommand(plan=Plan(actions=(Move("forward", 0.05, 2.0),))))
+    # Over the speed limit (not an unsafe 2 m/s): the motion node clamps it, and the limits status counts it.
+    plans.publish(MotionCommand(plan=Plan(actions=(Move("forward", 0.05, 1.5),))))
 
     def complete():
         limits = seen.get("motion: limits")
@@ -284,6 +284,11 @@ def test_every_node_of_the_table_publishes_its_diagnostics(context, spinning, tm
             status = seen[name]
             assert keys <= {kv.key for kv in status.values}, (name, [kv.key for kv in status.values])
             assert status.hardware_id == node and status.level in (b"\x00", b"\x01", b"\x02"), name
-    speech = {kv.key: kv.value for kv in seen["speech: recognition"].values}
-    assert speech["state"].startswith("error") and seen["speech: recognition"].level == b"\x02"
+    # The speech node reports 'loading' until it finds its source missing; on a loaded machine that can be
+    # after every status has been seen once.
+    def speech_state():
+        return {kv.key: kv.value for kv in seen["speech: recognition"].values}["state"]
+
+    assert _wait_for(lambda: speech_state().startswith("error"), 20), speech_state()
+    assert seen["speech: recognition"].level == b"\x02"
     assert {kv.key: kv.value for kv in seen["speaker: voice"].values}["speaking"] == "False"
