@@ -22,7 +22,7 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .config import TrainConfig, build_peft_config
 from .data import Example, generate
@@ -294,30 +294,33 @@ DEV_LOSS_SEED = 1
 
 def dev_losses(model, detached, examples: Sequence[Example], tokenizer, max_prompt_tokens: int = 64,
                batch_size: int = 16, stage: str = "joint") -> Dict[str, object]:
-    """Return the mean teacher-forced dev losses, and the same for each kind of example on its own.
+    """Return the mean teacher-forced dev losses per labelled token, and the same for each kind of example.
 
     The attached model answers out-of-scope questions in free text while the detached one emits
     ``[REMOTE]``, so a few question examples can move the mean attached loss more than every command.
+    Each kind is run once; the overall mean is their token-weighted sum, so it does not depend on the
+    batch size either.
     """
     collate = make_collate(tokenizer.pad_token_id)
-    losses: Dict[str, object] = dict(evaluate_loss(model, detached, PairDataset(examples, tokenizer, max_prompt_tokens),
-                                                   collate, batch_size, stage))
     kinds: Dict[str, List[Example]] = {}
     for example in examples:
         kinds.setdefault(example.kind, []).append(example)
-    losses["dev_loss_by_kind"] = {
-        kind: {"examples": len(group), **{key[len("dev_loss_"):]: value for key, value in evaluate_loss(
-            model, detached, PairDataset(group, tokenizer, max_prompt_tokens), collate, batch_size, stage).items()}}
-        for kind, group in sorted(kinds.items())}
-    return losses
+    sums: Dict[str, float] = {}
+    tokens: Dict[str, int] = {}
+    by_kind: Dict[str, dict] = {}
+    for kind, group in sorted(kinds.items()):
+        kind_sums, kind_tokens = _loss_sums(model, detached, PairDataset(group, tokenizer, max_prompt_tokens),
+                                            collate, batch_size, stage)
+        by_kind[kind] = {"examples": len(group), **{k: v / max(kind_tokens[k], 1) for k, v in kind_sums.items()}}
+        for k, v in kind_sums.items():
+            sums[k] = sums.get(k, 0.0) + v
+            tokens[k] = tokens.get(k, 0) + kind_tokens[k]
+    return {**{f"dev_loss_{k}": v / max(tokens[k], 1) for k, v in sums.items()}, "dev_loss_by_kind": by_kind}
 
 
-def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: int,
-                  stage: str = "joint") -> Dict[str, float]:
-    """Return mean teacher-forced dev losses per labelled token (attached, and detached for ShadowPEFT).
-
-    Each batch's mean is weighted by its labelled tokens, so the figure does not depend on the batch size.
-    """
+def _loss_sums(model, detached, dataset: PairDataset, collate, batch_size: int,
+               stage: str = "joint") -> Tuple[Dict[str, float], Dict[str, int]]:
+    """Return the summed teacher-forced losses (attached, and detached for ShadowPEFT) and their labelled tokens."""
     import torch
 
     sums: Dict[str, float] = {}
@@ -333,7 +336,7 @@ def evaluate_loss(model, detached, dataset: PairDataset, collate, batch_size: in
                     sums[key] = sums.get(key, 0.0) + float(value) * n
                     tokens[key] = tokens.get(key, 0) + n
     model.train()
-    return {f"dev_loss_{k}": v / max(tokens[k], 1) for k, v in sums.items()}
+    return sums, tokens
 
 
 def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optional[Sequence[Example]] = None,
