@@ -107,6 +107,11 @@ class PolicyOptions:
                 "(auto) or refused (detached); a remote plan is refused."})
     speculative_local: bool = field(default=True, metadata={
         "help": "remote_first: run the detached model while the remote request is in flight."})
+    stop_unsure_early: bool = field(default=True, metadata={
+        "help": "auto: stop decoding on board as soon as the detached answer's probability is below "
+                "confidence_threshold, and ask the server at once (the answer would be escalated anyway). A [REMOTE] "
+                "answer is always decoded to its end. Off when fallback_to_low_confidence is on, which needs the whole "
+                "unsure plan."})
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -313,6 +318,8 @@ def local_verdict(local: EngineResult, text: str, threshold: float, check_quanti
     The one rule for acting on board: the policy applies it to every command, and the dev report's
     replay of the auto mode and its threshold curve apply it to recorded answers.
     """
+    if getattr(local, "gave_up", False):
+        return f"low confidence {local.confidence:.2f} < {threshold:g} (decoding stopped there)"
     if local.plan is None:
         return f"invalid ({local.error})" if local.error else "invalid"
     if local.plan.is_escalation:
@@ -394,10 +401,19 @@ class DecisionPolicy:
                             f"{len(normalised)} characters, the limit is {self.options.max_input_chars}")
         return None
 
+    def _give_up_below(self) -> Optional[float]:
+        """The confidence below which the on-board decode may stop early (None: decode every answer to its end)."""
+        options = self.options
+        if options.mode != "auto" or not options.stop_unsure_early or options.fallback_to_low_confidence:
+            return None
+        return options.confidence_threshold if getattr(self.local, "stops_unsure_early", False) else None
+
     def _run_local(self, text: str, command_id: str) -> Tuple[EngineResult, float]:
         t0 = time.perf_counter()
+        floor = self._give_up_below()
         try:
-            result = self.local.plan(text, command_id)
+            result = self.local.plan(text, command_id) if floor is None else \
+                self.local.plan(text, command_id, give_up_below=floor)
         except PlanError as exc:
             result = EngineResult(None, error=f"invalid detached output: {exc}")
         except Exception as exc:  # noqa: BLE001 - a broken local model must still leave the robot with an answer
@@ -525,7 +541,7 @@ class DecisionPolicy:
                             local=local, remote=remote)
         if local.plan is not None and local.plan.is_escalation:
             say, decision = SAY_NO_REMOTE, "refused:needs_remote"
-        elif usable:
+        elif usable or getattr(local, "gave_up", False):
             say, decision = SAY_UNSURE, "refused:low_confidence"
         elif doubted is not None:
             decision, say = doubted

@@ -171,3 +171,27 @@ def test_error_categories_follow_the_case_and_the_table_counts_errors():
     table = category_table({"a": {"cases": [two_steps, sit]}})
     assert "| multi-step (two or more actions) | 1 | 0.0 % (1 wrong) |" in table
     assert "| postures and tricks (a posture or trick) | 1 | 100.0 % (0 wrong) |" in table
+
+
+def test_the_threshold_replay_reads_whole_detached_answers_not_ones_auto_stopped_early():
+    from shadowpeft_ros.evaluation.claims import threshold_sweep
+
+    sit = {"route": "local", "actions": [{"type": "posture", "name": "sit"}], "say": ""}
+
+    def case(config, raw, confidence, error="", exact=True):
+        engines = [{"role": "local", "engine": "detached", "raw_text": raw, "error": error, "confidence": confidence,
+                    "latency_s": 0.05}]
+        return {"id": "c1", "expected": sit, "interpreter": {"engines": engines},
+                "latency_s": {"asr": None, "interpreter": 0.3, "first_cmd_vel": 0.0}, "scores": {"exact": exact}}
+
+    results = {"configurations": {
+        # auto stopped "sit" at its first token, at 0.5 under its own threshold of 0.75
+        "shadow-auto": {"cases": [case("auto", "sit", 0.5, error="decoding stopped after 1 tokens")]},
+        "shadow-detached": {"cases": [case("detached", "sit", 0.6)]},
+        "shadow-attached": {"cases": [case("attached", "stand", 0.9, exact=False)]},
+    }}
+    rows = {row["threshold"]: row for row in threshold_sweep(results, thresholds=(0.5, 0.7))}
+    assert rows[0.5]["exact_plan_accuracy"] == 1.0 and rows[0.5]["escalation_rate"] == 0.0
+    assert rows[0.7]["exact_plan_accuracy"] == 0.0 and rows[0.7]["escalation_rate"] == 1.0
+    del results["configurations"]["shadow-detached"]
+    assert {row["threshold"]: row["escalation_rate"] for row in threshold_sweep(results, thresholds=(0.5,))} == {0.5: 1.0}

@@ -1,5 +1,7 @@
 """Grammar-constrained decoding: whatever a model wants to say, a finished output is a valid compact plan."""
 
+import math
+
 import pytest
 
 from shadowpeft_ros.interpreter.compact import parse_compact
@@ -107,3 +109,55 @@ def test_the_grammar_lets_no_zero_through(random_model):
         assert not _accepts(free, tokenizer, zero), zero
     said = grammars.compiled((("0", "m"), ("2", "")))  # a "0" that said_quantities let through is still no value
     assert not _accepts(said, tokenizer, " move forward 0 m") and _accepts(said, tokenizer, " move forward 2 m")
+
+
+def test_giving_up_below_a_floor_stops_only_outputs_already_below_it(random_model):
+    model, tokenizer = random_model
+    full = decode_plans(model, tokenizer, TEXTS, max_new_tokens=16)
+    floor = sorted(d.confidence for d in full)[len(full) // 2]  # about half the outputs end below it
+    cut = decode_plans(model, tokenizer, TEXTS, max_new_tokens=16, give_up_below=floor)
+    gave_up = [c for c in cut if c.gave_up]
+    assert gave_up and len(gave_up) < len(cut)
+    for whole, part in zip(full, cut):
+        if part.gave_up:
+            # Stopped at the first token that took it under the floor: shorter, unfinished, a prefix of the whole.
+            assert whole.confidence < floor
+            assert part.confidence < floor and not part.finished and part.new_tokens <= whole.new_tokens
+            assert part.log_probs == pytest.approx(whole.log_probs[: part.new_tokens], abs=1e-4)
+            assert sum(part.log_probs[:-1]) >= math.log(floor) - 1e-6
+            assert whole.text.startswith(part.text)
+        else:
+            assert part == whole or (part.text == whole.text and part.confidence == pytest.approx(whole.confidence))
+    assert all(not d.gave_up for d in decode_plans(model, tokenizer, TEXTS, max_new_tokens=16, give_up_below=0.0))
+
+
+def test_a_given_up_output_is_no_plan_and_says_why():
+    from shadowpeft_ros.interpreter.decoding import Decoded, plan_of
+
+    plan, why = plan_of(Decoded("move forward 2", 0.2, 3, False, gave_up=True), "local", 48)
+    assert plan is None and "confidence 0.20 fell below" in why
+
+
+def test_an_output_that_could_still_be_the_remote_marker_is_decoded_on():
+    import torch
+
+    from shadowpeft_ros.interpreter.decoding import _ConfidenceFloor
+
+    class Tokens:  # token ids stand for these pieces of text
+        pieces = {5: "[RE", 6: "MOTE]", 7: "move", 0: ""}
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join(self.pieces[i] for i in ids)
+
+    floor = _ConfidenceFloor(0.75, Tokens(), rows=2, prompt_width=1, eos=0)
+    unsure = torch.log(torch.tensor([[0.5] * 8, [0.5] * 8]))
+    floor.process(None, unsure)
+    stop = floor.stop(torch.tensor([[1, 5], [1, 7]]), None)
+    assert stop.tolist() == [False, True] and floor.lengths[1] == 1
+    floor.process(None, unsure)
+    stop = floor.stop(torch.tensor([[1, 5, 6], [1, 7, 0]]), None)
+    assert stop.tolist() == [False, True]  # "[REMOTE]" so far: the marker ends with its EOS
+    floor.process(None, unsure)
+    stop = floor.stop(torch.tensor([[1, 5, 6, 0], [1, 7, 0, 0]]), None)
+    assert stop.tolist() == [True, True] and floor.gave_up.tolist() == [False, True]
+    assert floor.ended.tolist() == [True, False]

@@ -367,3 +367,48 @@ def test_a_remote_plan_the_attached_model_itself_doubts_is_refused():
     sure = ScriptedEngine("detached", "local", {"speak!": ("[REMOTE]", 0.9), "sit": ("sit", 0.95)})
     doubted_first = make(mode="remote_first", detached=sure, attached=remote).interpret("speak!")
     assert doubted_first.decision == "refused:needs_remote" and not doubted_first.plan.actions
+
+
+class StoppingEngine(ScriptedEngine):
+    """A detached double that, like CausalLMEngine, stops once its answer's confidence is under the floor it is given."""
+
+    stops_unsure_early = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.floors = []
+
+    def plan(self, text, command_id="", give_up_below=None):
+        self.floors.append(give_up_below)
+        result = super().plan(text, command_id)
+        if give_up_below is not None and result.confidence < give_up_below:
+            return EngineResult(None, result.raw_text.split()[0], result.confidence, 0.005, self.name,
+                                "decoding stopped", 1, gave_up=True)
+        return result
+
+
+@pytest.mark.parametrize("server", ["working", "failing"])
+def test_auto_stops_an_unsure_detached_answer_early_and_decides_as_if_it_had_finished(server):
+    local = StoppingEngine("detached", "local", {"sit": ("sit", 0.9), "go 2 meters": ("move forward 2", 0.3)})
+    remote = ScriptedEngine("attached", "remote", {"go 2 meters": ("move forward 2", 0.9)}) if server == "working" \
+        else BrokenEngine()
+    interpreter = make(detached=local, attached=remote, threshold=0.6)
+    assert interpreter.interpret("sit").decision == "local"
+    result = interpreter.interpret("go 2 meters")
+    assert local.floors == [0.6, 0.6]
+    if server == "working":
+        assert result.decision == "remote" and "low confidence 0.30 < 0.6 (decoding stopped" in result.reason
+        assert result.plan.actions[0].distance_m == 2.0
+    else:  # the same words as for an unsure plan decoded to its end
+        assert (result.decision, result.plan.say, result.plan.actions) == ("refused:low_confidence", SAY_UNSURE, ())
+
+
+@pytest.mark.parametrize("mode, options", [("detached", {}), ("auto", {"stop_unsure_early": False}),
+                                           ("auto", {"fallback_to_low_confidence": True})])
+def test_the_detached_answer_is_decoded_to_its_end_where_the_whole_answer_matters(mode, options):
+    local = StoppingEngine("detached", "local", {"go 2 meters": ("move forward 2", 0.5)})
+    result = make(mode=mode, detached=local, attached=BrokenEngine(), threshold=0.6, **options).interpret("go 2 meters")
+    assert local.floors == [None]
+    expected = "fallback_local" if options.get("fallback_to_low_confidence") else \
+        ("local" if mode == "detached" else "refused:low_confidence")
+    assert result.decision == expected

@@ -94,6 +94,15 @@ def test_export_loads_without_backbone_files(backbones, tmp_path):
     assert detached_tokenizer(format_prompt("sit"))["input_ids"] == tokenizer(format_prompt("sit"))["input_ids"]
     assert not any(p.suffix == ".safetensors" for p in (tmp_path / "export").rglob("*") if "adapter" in p.name)
 
+    # Generation asks for the last position only; PEFT's model computed the head everywhere.
+    with torch.no_grad():
+        last = detached(input_ids=ids, logits_to_keep=1).logits
+    assert last.shape[1] == 1 and torch.allclose(last[:, -1], expected[:, -1], atol=1e-5)
+    from shadowpeft_ros.interpreter.decoding import decode_plans
+
+    texts = ["sit", "walk forward two meters then turn left", "what is the capital of france"]
+    assert decode_plans(detached, detached_tokenizer, texts) == decode_plans(reference, tokenizer, texts)
+
 
 def test_missing_files_are_named_with_the_command_that_makes_them(tmp_path):
     from shadowpeft_ros.interpreter.engine import AttachedEngine, DetachedEngine

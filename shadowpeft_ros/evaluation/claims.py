@@ -105,15 +105,19 @@ def micro_claims(results: dict) -> Dict[str, dict]:
 def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.01)) -> List[dict]:
     """Replay shadow-auto's policy at other confidence thresholds from the measured parts of this run.
 
-    Each case's detached answer and confidence come from the shadow-auto run; the attached answer
-    and its interpreter-stage time (round trip included) from the shadow-attached run, which serves
-    the same model with the same greedy decoding. This is a replay, not a measurement: it tells
-    which threshold to try, and a run with that threshold confirms it.
+    Each case's detached answer and confidence come from the shadow-detached run, which decodes
+    every answer to its end (shadow-auto stops an answer once it is below its own threshold), or
+    from the shadow-auto run when there was none; the attached answer and its interpreter-stage time
+    (round trip included) from the shadow-attached run, which serves the same model with the same
+    greedy decoding. This is a replay, not a measurement: it tells which threshold to try, and a
+    run with that threshold confirms it.
     """
     from .metrics import percentile
 
     auto = {r["id"]: r for r in _cases(results, "shadow-auto")}
     attached = {r["id"]: r for r in _cases(results, "shadow-attached")}
+    whole = {r["id"]: r["interpreter"]["engines"][0] for r in _cases(results, "shadow-detached")
+             if r.get("interpreter", {}).get("engines")}
     rows = []
     common = [i for i in auto if i in attached and auto[i].get("interpreter", {}).get("engines")]
     if not common:
@@ -122,10 +126,11 @@ def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9
     from ..plan import PlanError, parse_plan
     from .metrics import plans_equal
 
-    local_exact = {}
+    local_exact, local_stage = {}, {}
     for case_id in common:
         a = auto[case_id]
-        local = a["interpreter"]["engines"][0]
+        local = whole.get(case_id, a["interpreter"]["engines"][0])
+        local_stage[case_id] = local["latency_s"]
         try:
             plan = parse_compact(local["raw_text"]) if not local["error"] else None
         except PlanError:
@@ -137,7 +142,7 @@ def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9
         for case_id in common:
             a, b = auto[case_id], attached[case_id]
             usable, confidence, right = local_exact[case_id]
-            stages = (a["latency_s"].get("asr") or 0.0) + a["interpreter"]["engines"][0]["latency_s"]
+            stages = (a["latency_s"].get("asr") or 0.0) + local_stage[case_id]
             if usable and confidence >= threshold:
                 exact.append(right)
                 latencies.append(stages + (a["latency_s"].get("first_cmd_vel") or b["latency_s"].get("first_cmd_vel") or 0.0))

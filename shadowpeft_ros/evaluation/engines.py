@@ -49,6 +49,7 @@ class FewShotEngine(CausalLMEngine):
 
     name = "few_shot"
     route = "remote"
+    stops_unsure_early = False  # it decodes with its own stop tokens (``generate``)
 
     def __init__(self, model, tokenizer, examples: Sequence = FEW_SHOT_EXAMPLES, max_new_tokens: int = MAX_NEW_TOKENS):
         super().__init__(model, tokenizer, max_new_tokens=max_new_tokens)

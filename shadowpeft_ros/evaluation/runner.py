@@ -107,7 +107,8 @@ def _engine_record(role: str, answer) -> dict:
     return {"role": role, "engine": getattr(answer, "engine", "") or "offload",
             "raw_text": getattr(answer, "raw_text", ""), "error": getattr(answer, "error", ""),
             "confidence": None if confidence is None else round(confidence, 4),
-            "latency_s": getattr(answer, "latency_s", None) or getattr(answer, "rtt_s", None)}
+            "latency_s": getattr(answer, "latency_s", None) or getattr(answer, "rtt_s", None),
+            "gave_up": bool(getattr(answer, "gave_up", False))}
 
 
 def hear_all(cases: Sequence[Case], options: RunOptions, deployment=None) -> Dict[str, object]:

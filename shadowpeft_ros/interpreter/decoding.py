@@ -148,12 +148,17 @@ class Decoded:
     confidence: float
     new_tokens: int
     finished: bool
-    # Log-probability of each scored token (EOS included) under the unconstrained distribution.
+    # Log-probability of each scored token (EOS included) under the distribution the grammar leaves: xgrammar
+    # masks the logits in place, so ``generate``'s raw logits hold them masked (a forced token scores 0).
     log_probs: Tuple[float, ...] = ()
+    # Decoding was stopped because the confidence fell below ``give_up_below`` (``decode_plans``).
+    gave_up: bool = False
 
 
 def plan_of(decoded: Decoded, route: str, max_new_tokens: int) -> Tuple[Optional[Plan], str]:
     """Return (plan, "") for a finished output that parses, else (None, why); a cut-off output is never a plan."""
+    if decoded.gave_up:
+        return None, f"decoding stopped after {decoded.new_tokens} tokens: confidence {decoded.confidence:.2f} fell below the threshold"
     if not decoded.finished:
         # The last number or sentence may be truncated.
         return None, f"output did not end within {max_new_tokens} new tokens"
@@ -212,10 +217,65 @@ def _model_vocab_size(model) -> int:
     return int(size)
 
 
+class _ConfidenceFloor:
+    """Stops a row's decoding once its output's probability has fallen below ``floor``.
+
+    The confidence (``plan_probability``) only falls as tokens are added, so an output that has
+    dropped below the auto policy's threshold will be escalated whatever follows; decoding the rest
+    on board only delays the request to the server. Used twice per step: last in the logits
+    processor list, where it keeps the step's log-probabilities after the grammar's mask (what
+    the confidence is computed from), then as a stopping criterion, once the chosen token is known. A row whose output
+    so far could still become the ``[REMOTE]`` marker is decoded to the end, because the policy
+    treats a handed-on question differently from an unsure plan.
+    """
+
+    def __init__(self, floor: float, tokenizer, rows: int, prompt_width: int, eos: int):
+        import torch
+
+        self.eos = eos
+        self.ended = torch.zeros(rows, dtype=torch.bool)
+        self.log_floor = math.log(floor) if floor > 0 else -math.inf
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.total = torch.zeros(rows, dtype=torch.float64)
+        self.gave_up = torch.zeros(rows, dtype=torch.bool)
+        self.lengths = [0] * rows  # new tokens of each row when it gave up
+        self._step_log_probs = None
+
+    def process(self, input_ids, scores):
+        import torch
+
+        self._step_log_probs = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def stop(self, input_ids, scores, **kwargs):
+        import torch
+
+        chosen = input_ids[:, -1]
+        active = ~(self.ended | self.gave_up)
+        step = self._step_log_probs.gather(1, chosen[:, None])[:, 0].double()
+        self.total += torch.where(active, step, torch.zeros_like(step))
+        # A row that ends here is complete: the policy gets its whole answer, however unsure.
+        self.ended |= active & (chosen == self.eos)
+        below = active & ~self.ended & (self.total < self.log_floor)
+        for row in torch.nonzero(below).flatten().tolist():
+            so_far = self.tokenizer.decode(input_ids[row, self.prompt_width:].tolist(), skip_special_tokens=True).strip()
+            if so_far and REMOTE_MARKER.startswith(so_far):
+                below[row] = False
+        for row in torch.nonzero(below).flatten().tolist():
+            self.lengths[row] = input_ids.shape[1] - self.prompt_width
+        self.gave_up |= below
+        return self.gave_up | self.ended
+
+
 def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = MAX_NEW_TOKENS,
                  max_prompt_tokens: int = MAX_PROMPT_TOKENS, use_cache: bool = True,
-                 constrained: bool = True, copy_quantities: bool = False) -> List[Decoded]:
+                 constrained: bool = True, copy_quantities: bool = False,
+                 give_up_below: Optional[float] = None) -> List[Decoded]:
     """Decode one compact plan per utterance greedily, all in one left-padded ``generate`` call.
+
+    ``give_up_below`` stops a row as soon as its confidence is below that value (``_ConfidenceFloor``):
+    its ``Decoded`` has ``gave_up`` set, the text decoded so far and the confidence it fell to.
 
     ``constrained`` enforces the compact grammar; ``copy_quantities`` also limits its numbers to those
     said, each with its unit (``compact_ebnf``). That is off because it measured no better: on 300 dev
@@ -235,27 +295,47 @@ def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = M
     for row, ids in enumerate(prompts):
         input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
         attention[row, width - len(ids):] = 1
-    processors = []
+    processors, stopping = [], []
     if constrained:
         quantities = [said_quantities(t) if copy_quantities else None for t in texts]
         processors.append(grammar_for(tokenizer, _model_vocab_size(model)).logits_processor(quantities))
-    from transformers import LogitsProcessorList
+    floor = None
+    if give_up_below is not None:
+        from transformers import StoppingCriteria
+
+        floor = _ConfidenceFloor(give_up_below, tokenizer, len(prompts), width, eos)
+
+        class _Processor:  # last in the list: it reads the scores the grammar left, as the confidence does
+            def __call__(self, input_ids, scores):
+                return floor.process(input_ids, scores)
+
+        class _Criterion(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return floor.stop(input_ids, scores, **kwargs)
+
+        processors.append(_Processor())
+        stopping.append(_Criterion())
+    from transformers import LogitsProcessorList, StoppingCriteriaList
 
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens, do_sample=False,
             eos_token_id=eos, pad_token_id=pad, use_cache=use_cache, logits_processor=LogitsProcessorList(processors),
-            output_logits=True, return_dict_in_generate=True,
+            stopping_criteria=StoppingCriteriaList(stopping), output_logits=True, return_dict_in_generate=True,
         )
     new_tokens = out.sequences[:, width:]
     results = []
     for row in range(len(prompts)):
         ids = new_tokens[row].tolist()
-        finished = eos in ids
+        gave_up = floor is not None and bool(floor.gave_up[row])
+        if gave_up:
+            # Other rows may have gone on: what follows the token it stopped at is padding.
+            ids = ids[: floor.lengths[row]]
+        finished = eos in ids and not gave_up
         scored = ids.index(eos) + 1 if finished else len(ids)
         # The EOS token's probability counts: a model unsure where the plan ends is unsure of the plan.
         log_probs = [float(torch.log_softmax(out.logits[step][row].float(), dim=-1)[ids[step]]) for step in range(scored)]
         confidence = plan_probability(log_probs)
         text = tokenizer.decode(ids[: scored - 1 if finished else scored], skip_special_tokens=True).strip()
-        results.append(Decoded(text, confidence, scored, finished, tuple(log_probs)))
+        results.append(Decoded(text, confidence, scored, finished, tuple(log_probs), gave_up))
     return results

@@ -46,6 +46,8 @@ class EngineResult:
     engine: str = ""
     error: str = ""
     new_tokens: int = 0
+    # Decoding stopped once the confidence fell below the caller's floor: ``raw_text`` is unfinished.
+    gave_up: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +58,7 @@ class EngineResult:
             "engine": self.engine,
             "error": self.error,
             "new_tokens": self.new_tokens,
+            "gave_up": self.gave_up,
         }
 
 
@@ -75,6 +78,8 @@ class CausalLMEngine:
 
     name = "causal_lm"
     route = "local"
+    # ``plan`` accepts ``give_up_below`` (subclasses that decode their own way set this False).
+    stops_unsure_early = True
 
     def __init__(self, model, tokenizer, max_new_tokens: int = MAX_NEW_TOKENS, max_prompt_tokens: int = MAX_PROMPT_TOKENS,
                  use_cache: bool = True):
@@ -91,19 +96,32 @@ class CausalLMEngine:
 
         Subclasses that prompt differently (the evaluation's few-shot baseline) override this.
         """
-        with self._lock:
-            decoded = decode_plans(self.model, self.tokenizer, [text], self.max_new_tokens, self.max_prompt_tokens,
-                                   use_cache=self.use_cache)[0]
+        decoded = self._decode(text)
         return decoded.text, decoded.confidence, decoded.new_tokens, decoded.finished
 
-    def plan(self, text: str, command_id: str = "") -> EngineResult:
-        """Interpret one utterance: generate, then parse strictly; a parse failure is reported, not raised."""
+    def _decode(self, text: str, give_up_below: Optional[float] = None) -> Decoded:
+        with self._lock:
+            return decode_plans(self.model, self.tokenizer, [text], self.max_new_tokens, self.max_prompt_tokens,
+                                use_cache=self.use_cache, give_up_below=give_up_below)[0]
+
+    def plan(self, text: str, command_id: str = "", give_up_below: Optional[float] = None) -> EngineResult:
+        """Interpret one utterance: generate, then parse strictly; a parse failure is reported, not raised.
+
+        ``give_up_below`` stops decoding once the output's probability is below it (the auto policy's
+        threshold: such a plan is escalated whatever follows). The result then has no plan, the
+        unfinished text, the confidence it fell to, and ``gave_up`` set.
+        """
         started = time.perf_counter()
-        raw, confidence, n, finished = self.generate(text)
+        if give_up_below is None or not self.stops_unsure_early:
+            decoded = Decoded(*self.generate(text))
+        else:
+            decoded = self._decode(text, give_up_below)
         latency = time.perf_counter() - started
-        plan, error = plan_of(Decoded(raw, confidence, n, finished), self.route, self.max_new_tokens)
-        logger.debug("%s [%s] %r -> %r (p=%.2f, %.3f s)", self.name, command_id, text, raw, confidence, latency)
-        return EngineResult(plan, raw, confidence, latency, self.name, error, n)
+        plan, error = plan_of(decoded, self.route, self.max_new_tokens)
+        logger.debug("%s [%s] %r -> %r (p=%.2f, %.3f s)", self.name, command_id, text, decoded.text, decoded.confidence,
+                     latency)
+        return EngineResult(plan, decoded.text, decoded.confidence, latency, self.name, error, decoded.new_tokens,
+                            decoded.gave_up)
 
 
 class DetachedEngine(CausalLMEngine):

@@ -15,6 +15,7 @@ separately and reassembled in ``load_detached``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -117,10 +118,39 @@ def _require(path: Path, export_dir: Path) -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=None)
+def _last_logits_model_class():
+    """Return PEFT's ``DetachedShadowModel`` made to compute logits only where generation reads them.
+
+    PEFT 0.21.2's ``DetachedShadowModel.forward`` drops ``logits_to_keep`` and runs the LM head
+    (49,152 x 576 for SmolLM2) over every position. Generation reads the last position only, so
+    the prefill of a ten-token prompt paid for ten heads: measured on this machine's CPU, 37 of the
+    detached shadow's 81 ms for "Limber up." (``benchmarks/bench_detached_decode.py``). Training and
+    scoring still get every position: with ``labels``, or without ``logits_to_keep``, the parent's
+    forward runs unchanged.
+    """
+    from peft.tuners.shadow import DetachedShadowModel
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    class LastLogitsDetachedShadowModel(DetachedShadowModel):
+        def forward(self, input_ids=None, attention_mask=None, labels=None, logits_to_keep=0, **kwargs):
+            plain = (labels is not None or not logits_to_keep or self.head is None or self.is_classification
+                     or self._shared_input_embeddings[0] is not None)
+            if plain:
+                return super().forward(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+            kwargs.pop("num_logits_to_keep", None)
+            kwargs["return_dict"] = True
+            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+            hidden = self.shadow_hidden_projection(out.last_hidden_state[:, keep, :])
+            return CausalLMOutputWithPast(logits=self.head(hidden), past_key_values=getattr(out, "past_key_values", None))
+
+    return LastLogitsDetachedShadowModel
+
+
 def load_detached(export_dir: str, dtype: str = "float32") -> Tuple["object", "object"]:
     """Load an exported detached shadow model and its tokenizer; needs no backbone weights."""
     import torch
-    from peft.tuners.shadow import DetachedShadowModel
     from safetensors.torch import load_file
     from transformers import AutoModel, AutoTokenizer
 
@@ -143,7 +173,7 @@ def load_detached(export_dir: str, dtype: str = "float32") -> Tuple["object", "o
         weight = tensors["projection.weight"]
         projection = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
         projection.weight = torch.nn.Parameter(weight)
-    model = DetachedShadowModel(backbone, projection, head.to(torch_dtype))
+    model = _last_logits_model_class()(backbone, projection, head.to(torch_dtype))
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root))
     if tokenizer.pad_token is None:
