@@ -45,7 +45,7 @@ from .interpreter.agreement import disagreement
 from .interpreter.engine import EngineResult, PlanEngine
 from .plan import Move, Plan, PlanError, Stop, Trick, Turn, Wait
 from .safety import MotionDefaults, SafetyLimits, check_limits
-from .speech.gate import STOP_WORDS, is_stop_utterance, words
+from .speech.gate import STOP_WORDS, is_stop_utterance, stops_said
 
 logger = logging.getLogger("shadowpeft_ros")
 
@@ -294,8 +294,8 @@ def stop_doubt(text: str, answer: Any, stop_words: Tuple[str, ...] = STOP_WORDS)
     """Return why a plan must not run because the user said a stop word ('' when nothing contradicts).
 
     A plan that walks, turns, spins or dances, with no stop and no wait in it, contradicts an utterance
-    holding "stop", "stay", "freeze"...: measured, the attached model planned ``dance`` for "Cut it out,
-    stay where you are." Stop words do occur in commands, and then the plan holds a stop or a wait
+    holding "stop", "stay", "freeze", "don't move"... (``gate.stops_said``): measured, the attached model
+    planned ``dance`` for "Cut it out, stay where you are." Stop words do occur in commands, and then the plan holds a stop or a wait
     ("stay put for two seconds, then turn left", "walk forward and stop"); in 40,000 generated training
     and dev examples no target moves without one. The check never makes a plan; it only keeps one
     from running.
@@ -303,7 +303,7 @@ def stop_doubt(text: str, answer: Any, stop_words: Tuple[str, ...] = STOP_WORDS)
     plan = getattr(answer, "plan", None)
     if plan is None or not plan.actions or any(isinstance(a, (Stop, Wait)) for a in plan.actions):
         return ""
-    said = [w for w in words(text) if w in stop_words]
+    said = stops_said(text, stop_words)
     moving = [a for a in plan.actions
               if isinstance(a, (Move, Turn)) or (isinstance(a, Trick) and a.name in _TRAVELLING_TRICKS)]
     if not said or not moving:

@@ -140,3 +140,16 @@ def test_stop_words_in_commands_that_mean_them_pass(text, compact):
     assert stop_doubt(text, answer) == ""
     local = ScriptedEngine("detached", "local", {text: (compact, 0.95)})
     assert make(mode="detached", detached=local).interpret(text).decision == "local"
+
+
+def test_a_stop_said_in_several_words_stops_the_dog_and_doubts_a_moving_plan():
+    # Measured (generation 8): the detached shadow planned a dance for this at 0.79, the attached model `stand`.
+    local = ScriptedEngine("detached", "local", {})
+    bare = make(detached=local).interpret("Emergency, don't move.")
+    assert bare.decision == "stop" and local.calls == []  # a stop on its own: no model asked
+    text = "don't move, the cat is behind you"
+    doubted = make(mode="detached", detached=ScriptedEngine("detached", "local", {text: ("dance", 0.95)})).interpret(text)
+    assert doubted.decision == "refused:stop_said" and doubted.plan.to_dict()["actions"] == [{"type": "stop"}]
+    assert "\"don't move\" was said" in doubted.reason
+    # The check errs on the side of not moving: a phrase that negates one direction is doubted too.
+    assert stop_doubt("don't move forward, move back a meter", type("A", (), {"plan": parse_compact("move backward 1 m")})())

@@ -259,15 +259,21 @@ def test_neg_threshold_defaults_below_threshold():
 def test_one_stop_detector_for_every_stage():
     from shadowpeft_ros.policy import PolicyOptions
     from shadowpeft_ros.speech import gate as gate_module
-    from shadowpeft_ros.speech.gate import STOP_WORDS, contains_stop_word, is_stop_utterance
+    from shadowpeft_ros.speech.gate import STOP_WORDS, contains_stop_word, is_stop_utterance, stops_said
     from shadowpeft_ros.speech.options import GateOptions
 
     # The interpreter's old fast-path phrasings are all stops of the one detector.
     for heard in ("stop", "Halt!", "freeze.", "stop moving", "Stop now, please", "emergency stop", "hey dog, stop",
                   "okay dog stop now", "Dog, stop it!"):
         assert is_stop_utterance(heard), heard
-    for heard in ("stop at the door", "don't stop", "Stopped.", "walk forward", "", "   "):
+    for heard in ("stop at the door", "don't stop", "Stopped.", "walk forward", "", "   ", "don't move forward",
+                  "stand still for three seconds", "move"):
         assert not is_stop_utterance(heard), heard
+    # Stops said in several words, none of them a stop word alone.
+    for heard in ("Don't move!", "Emergency, do not move.", "hold still", "dog, stand still now", "Don't budge."):
+        assert is_stop_utterance(heard), heard
+    assert not is_stop_utterance("don't move", stop_phrases=())
+    assert stops_said("okay stay there and don't move, stop") == ["stay", "don't move", "stop"]
     assert GateOptions().stop_words == STOP_WORDS
     assert is_stop_utterance("cease", stop_words=("cease",)) and not is_stop_utterance("stop", stop_words=("cease",))
     assert contains_stop_word("I can't stop here") and not contains_stop_word("stopped")

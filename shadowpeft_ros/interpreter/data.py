@@ -558,7 +558,7 @@ _IDIOMS = {
                            "jump to your feet", "leap to your feet", "spring to your feet", "get off your belly",
                            "get off your bum", "quit lying around", "no more lying down", "up from the floor",
                            "legs straight", "stand on all fours", "four paws on the ground", "stand up on your legs",
-                           "rise from the ground", "lift your body up", "stop sitting and stand",
+                           "rise from the ground", "lift your body up",
                            "get off your backside", "up off your behind", "feet under you", "standing position please",
                            "back to standing", "come back up"],
     ("posture", "lie_down"): ["belly down", "tummy to the floor", "belly to the ground", "chest to the floor",

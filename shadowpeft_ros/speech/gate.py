@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("shadowpeft_ros")
 
 STOP_WORDS: Tuple[str, ...] = ("stop", "halt", "freeze", "stay", "whoa", "abort")
+# Stops said in more than one word, none of whose words is a stop on its own ("move", "still"). Kept
+# apart from STOP_WORDS, which the recogniser's prompt and barge-in detection read word by word.
+STOP_PHRASES: Tuple[str, ...] = ("don't move", "do not move", "dont move", "don't budge", "do not budge",
+                                 "hold still", "keep still", "stand still", "stay still", "be still")
 # Words that may surround a stop word without changing its meaning ("stop now", "dog, stop it",
 # "emergency stop").
 STOP_FILLERS = frozenset({"please", "now", "it", "that", "dog", "right", "there", "moving", "walking",
@@ -32,21 +36,44 @@ def words(text: str) -> List[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def is_stop_utterance(text: str, stop_words: Iterable[str] = STOP_WORDS) -> bool:
-    """Return True when ``text`` means stop: stop words, with at most filler words around them.
+def _scan(text: str, stop_words: Iterable[str], stop_phrases: Iterable[str]) -> List[Tuple[str, bool]]:
+    """Return the words of ``text``, each stop phrase joined into one item, each with whether it is a stop."""
+    stops = frozenset(w.strip().lower() for w in stop_words)
+    phrases = sorted({tuple(words(p)) for p in stop_phrases if words(p)}, key=len, reverse=True)
+    ws, items, i = words(text), [], 0
+    while i < len(ws):
+        match = next((p for p in phrases if tuple(ws[i:i + len(p)]) == p), None)
+        if match:
+            items.append((" ".join(match), True))
+            i += len(match)
+        else:
+            items.append((ws[i], ws[i] in stops))
+            i += 1
+    return items
 
-    "stop", "Stop it!", "dog, stop now", "emergency stop", "halt halt" are stops; "stop at the door"
-    and "don't stop" are not (they are commands for the interpreter). Case and punctuation are ignored.
+
+def stops_said(text: str, stop_words: Iterable[str] = STOP_WORDS,
+               stop_phrases: Iterable[str] = STOP_PHRASES) -> List[str]:
+    """Return the stop words and stop phrases said in ``text``, in order ("don't move" counts as one)."""
+    return [item for item, stop in _scan(text, stop_words, stop_phrases) if stop]
+
+
+def is_stop_utterance(text: str, stop_words: Iterable[str] = STOP_WORDS,
+                      stop_phrases: Iterable[str] = STOP_PHRASES) -> bool:
+    """Return True when ``text`` means stop: stop words or phrases, with at most filler words around them.
+
+    "stop", "Stop it!", "dog, stop now", "emergency stop", "halt halt", "don't move" are stops; "stop at
+    the door", "don't stop" and "don't move forward" are not (they are commands for the interpreter).
+    Case and punctuation are ignored.
     """
-    stops = frozenset(w.strip().lower() for w in stop_words)
-    ws = words(text)
-    return bool(ws) and any(w in stops for w in ws) and all(w in stops or w in STOP_FILLERS for w in ws)
+    items = _scan(text, stop_words, stop_phrases)
+    return any(stop for _, stop in items) and all(stop or item in STOP_FILLERS for item, stop in items)
 
 
-def contains_stop_word(text: str, stop_words: Iterable[str] = STOP_WORDS) -> bool:
-    """Return True when any word of ``text`` is a stop word (the looser test used while the robot talks)."""
-    stops = frozenset(w.strip().lower() for w in stop_words)
-    return any(w in stops for w in words(text))
+def contains_stop_word(text: str, stop_words: Iterable[str] = STOP_WORDS,
+                       stop_phrases: Iterable[str] = STOP_PHRASES) -> bool:
+    """Return True when ``text`` says a stop word or phrase anywhere (the looser test used while the robot talks)."""
+    return bool(stops_said(text, stop_words, stop_phrases))
 
 
 def _within_one_edit(a: str, b: str) -> bool:
