@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional, Protocol, Tuple
 
-from .interpreter.agreement import disagreement
+from .interpreter.agreement import disagreement, missing_side
 from .interpreter.engine import EngineResult, PlanEngine
 from .plan import Move, Plan, PlanError, Stop, Trick, Turn, Wait
 from .safety import MotionDefaults, SafetyLimits, check_limits
@@ -54,6 +54,8 @@ MODES = ("auto", "detached", "attached", "remote_first")
 QUANTITIES = "quantities disagree"
 # How a verdict names a plan that moves the dog although the user said a stop word.
 STOP_SAID = "a stop word was said"
+# How a verdict names a plan that leaves out a side ("left", "right") the user said.
+SIDES = "a side said is unused"
 
 # What the robot says when it does not act. One set of sentences, whichever rule refuses.
 SAY_EMPTY = "Sorry, I did not hear a command."
@@ -65,9 +67,11 @@ SAY_NOT_A_COMMAND = "Sorry, I am not sure that was a command for me. Please say 
 SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 SAY_QUANTITIES = "Sorry, I did not get all the numbers you said. Please say it again."
 SAY_STOP_SAID = "I heard you say stop, so I am staying where I am."
+SAY_SIDES = "Sorry, I did not get which way you said. Please say it again."
 # A plan doubted by a check (not merely unsure): the verdict's prefix, the decision it refuses with, and what the
 # robot says. Such a plan is wrong, so it is never a low-confidence fallback either.
-DOUBTED = {QUANTITIES: ("refused:quantities", SAY_QUANTITIES), STOP_SAID: ("refused:stop_said", SAY_STOP_SAID)}
+DOUBTED = {QUANTITIES: ("refused:quantities", SAY_QUANTITIES), STOP_SAID: ("refused:stop_said", SAY_STOP_SAID),
+           SIDES: ("refused:sides", SAY_SIDES)}
 
 
 @dataclass
@@ -105,6 +109,10 @@ class PolicyOptions:
         "help": "Do not act on a plan whose numbers disagree with what was said: a quantity said with its unit that no "
                 "action uses (a dropped step) or a number nobody said (an invented value). A detached plan is escalated "
                 "(auto) or refused (detached); a remote plan is refused."})
+    check_sides: bool = field(default=True, metadata={
+        "help": "Do not act on a plan that leaves out a side the user said: 'turn right, walk three meters' planned "
+                "without the turn. 'right away', 'all right', 'a right angle', 'your left paw' name no side. A detached "
+                "plan is escalated (auto) or refused (detached); a remote plan is refused."})
     speculative_local: bool = field(default=True, metadata={
         "help": "remote_first: run the detached model while the remote request is in flight."})
     stop_unsure_early: bool = field(default=True, metadata={
@@ -311,8 +319,17 @@ def stop_doubt(text: str, answer: Any, stop_words: Tuple[str, ...] = STOP_WORDS)
     return f"{said[0]!r} was said and the plan moves ({type(moving[0]).__name__.lower()})"
 
 
+def side_doubt(text: str, answer: Any) -> str:
+    """Return why a plan leaves out a side the utterance names ('' when it uses each, or it has no actions)."""
+    plan = getattr(answer, "plan", None)
+    raw = str(getattr(answer, "raw_text", "") or "")
+    if plan is None or not plan.actions or not raw:
+        return ""
+    return missing_side(text, raw)
+
+
 def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True,
-                  stop_words: Tuple[str, ...] = STOP_WORDS) -> str:
+                  stop_words: Tuple[str, ...] = STOP_WORDS, check_sides: bool = True) -> str:
     """Return '' if a detached answer may be acted on at ``threshold``, else why not.
 
     The one rule for acting on board: the policy applies it to every command, and the dev report's
@@ -330,7 +347,10 @@ def local_verdict(local: EngineResult, text: str, threshold: float, check_quanti
     if stopped:
         return f"{STOP_SAID}: {stopped}"
     doubt = quantity_doubt(text, local) if check_quantities else ""
-    return f"{QUANTITIES}: {doubt}" if doubt else ""
+    if doubt:
+        return f"{QUANTITIES}: {doubt}"
+    doubt = side_doubt(text, local) if check_sides else ""
+    return f"{SIDES}: {doubt}" if doubt else ""
 
 
 class DecisionPolicy:
@@ -438,13 +458,17 @@ class DecisionPolicy:
         if stopped:
             return "refused:stop_said", f"remote plan {remote.raw_text!r}: {stopped}"
         doubt = self._quantity_doubt(text, remote)
-        return ("refused:quantities", f"remote plan {remote.raw_text!r}: {doubt}") if doubt else ("", "")
+        if doubt:
+            return "refused:quantities", f"remote plan {remote.raw_text!r}: {doubt}"
+        doubt = side_doubt(text, remote) if self.options.check_sides else ""
+        return ("refused:sides", f"remote plan {remote.raw_text!r}: {doubt}") if doubt else ("", "")
 
     def _verdict(self, local: EngineResult, text: str) -> str:
         """Return '' if the detached answer can be acted on, else why it cannot."""
         threshold = self.options.detached_confidence_threshold if self.options.mode == "detached" \
             else self.options.confidence_threshold
-        return local_verdict(local, text, threshold, self.options.check_quantities, self.options.stop_words)
+        return local_verdict(local, text, threshold, self.options.check_quantities, self.options.stop_words,
+                             self.options.check_sides)
 
     def _ask_remote(self, text: str, command_id: str, detached_output: Any, latency: Dict[str, float]):
         if self.remote is None:

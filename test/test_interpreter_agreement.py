@@ -153,3 +153,42 @@ def test_a_stop_said_in_several_words_stops_the_dog_and_doubts_a_moving_plan():
     assert "\"don't move\" was said" in doubted.reason
     # The check errs on the side of not moving: a phrase that negates one direction is doubted too.
     assert stop_doubt("don't move forward, move back a meter", type("A", (), {"plan": parse_compact("move backward 1 m")})())
+
+
+@pytest.mark.parametrize("text, compact, doubted", [
+    # Measured (generation 8, benchmarks/bench_plain_commands.py): the turn dropped, on board at 1.00.
+    ("turn right, walk forward three meters, then wave", "move forward 3 m ; wave", "'right'"),
+    ("turn right, walk forward three meters, then wave", "turn right ; move forward 3 m ; wave", ""),
+    ("go left a bit and then sit", "sit", "'left'"),
+    ("step to your right then turn left", "move right ; turn left", ""),
+    # "right" and "left" that name no way to go.
+    ("sit down right away", "sit", ""),
+    ("all right, walk forward two meters", "move forward 2 m", ""),
+    ("Right, lie down.", "lie_down", ""),
+    ("right then, walk forward", "move forward", ""),
+    ("turn a right angle to the left", "turn left 90", ""),
+    ("wave with your left paw", "wave", ""),
+    ("spin to the right", "spin", ""),  # a spin has no side in the language
+    ("walk forward with what you have left", "move forward", ""),
+    ("what is left of the day?", "say: Plenty.", ""),  # answers are not checked
+])
+def test_a_plan_that_leaves_out_a_side_said_is_doubted(text, compact, doubted):
+    from shadowpeft_ros.interpreter.agreement import missing_side
+
+    why = missing_side(text, compact)
+    assert (doubted in why and why != "") if doubted else why == ""
+
+
+def test_a_dropped_side_is_escalated_on_board_and_refused_from_the_server():
+    from shadowpeft_ros.policy import SAY_SIDES
+
+    text = "turn right, walk forward three meters, then wave"
+    local = ScriptedEngine("detached", "local", {text: ("move forward 3 m ; wave", 1.0)})
+    remote = ScriptedEngine("attached", "remote", {text: ("turn right ; move forward 3 m ; wave", 0.9)})
+    auto = make(detached=local, attached=remote).interpret(text)
+    assert auto.decision == "remote" and "'right' is in no move or turn" in auto.reason
+    dropped = ScriptedEngine("attached", "remote", {text: ("move forward 3 m ; wave", 0.9)})
+    refused = make(mode="attached", attached=dropped).interpret(text)
+    assert refused.decision == "refused:sides" and refused.plan.say == SAY_SIDES and not refused.plan.actions
+    unchecked = make(mode="attached", attached=dropped, check_sides=False).interpret(text)
+    assert unchecked.decision == "remote"

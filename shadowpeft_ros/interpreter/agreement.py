@@ -19,6 +19,7 @@ speeds written as ``slow``/``fast`` and defaults left out (``_``) carry no numbe
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import List, Optional, Tuple
 
@@ -121,3 +122,60 @@ def disagreement(text: str, compact: str, turn_angles: Tuple[str, ...] = TURN_AN
 def agrees(text: str, compact: Optional[str]) -> bool:
     """Say whether ``compact`` (None: nothing to check) accounts for the quantities of ``text``."""
     return compact is None or not disagreement(text, compact)
+
+
+# "right" and "left" that name no side: "right away", "all right", "Right then, ...", "a right angle",
+# "your left paw", "nothing left". Without these, 2.7 % of 16,185 generated gold commands were
+# doubted, all for "right".
+_NOT_A_SIDE = re.compile(
+    r"\bright(?=\s+(?:away|now|there|here|back|after|before|behind|up|down|beside|next|where|off|this|in\s+front)\b)"
+    r"|\b(?:all|that's|thats|you're|youre|that\s+is|quite|alright)\s+right\b"
+    r"|(?:^|[.!?,]\s*)right(?:\s+(?:then|than|so|okay|ok|well))?\s*[,.!?]"
+    r"|\b(?:left|right)(?=\s+(?:paw|paws|leg|legs|foot|feet|hand|hands|ear|ears|arm|arms|eye|eyes)\b)"
+    r"|\bright[- ]angle"
+    r"|\b(?:i|you|we|they|he|she|it|have|has|had|was|is|nothing|anything|something|what's|whats|just)\s+left\b"
+    r"|\bleft(?=\s+(?:over|behind)\b)")
+_SIDE = re.compile(r"\b(left|right)(?:wards?|ward)?\b")
+
+
+def sides_said(text: str) -> List[str]:
+    """Return the sides ("left", "right") the utterance names as a way to move or turn, each once, in order."""
+    masked = _NOT_A_SIDE.sub(" ", text.lower())
+    found = []
+    for side in _SIDE.findall(masked):
+        if side not in found:
+            found.append(side)
+    return found
+
+
+def plan_sides(compact: str) -> List[str]:
+    """Return the directions of a compact plan's moves and turns ("move left 2 m ; turn right" gives both)."""
+    text = compact.strip()
+    say_at = text.find(SAY_PREFIX)
+    if say_at >= 0:
+        text = text[:say_at]
+    sides = []
+    for segment in text.split(SEPARATOR.strip()):
+        words = segment.split()
+        if len(words) >= 2 and words[0] in ("move", "turn"):
+            sides.append(words[1])
+    return sides
+
+
+def missing_side(text: str, compact: str) -> str:
+    """Return why a plan with actions leaves out a side the utterance names ('' when every side said is used).
+
+    The commonest dropped step has no number to miss: "turn right, walk forward three meters, then
+    wave" planned as ``move forward 3 m ; wave`` (generation 8, on board at 1.00). A side said and
+    used by no move or turn is that trace. Like ``disagreement`` it only doubts a plan, never makes one.
+    """
+    body = compact.strip()
+    if not body or body == REMOTE_MARKER or body.startswith(SAY_PREFIX):
+        return ""
+    used = plan_sides(body)
+    if any(segment.split()[:1] == ["spin"] for segment in body.split(SEPARATOR.strip())):
+        used += ["left", "right"]  # "spin to the right": the language gives a spin no side
+    for side in sides_said(text):
+        if side not in used:
+            return f"the said {side!r} is in no move or turn"
+    return ""

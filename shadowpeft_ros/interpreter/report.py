@@ -109,8 +109,9 @@ def run_engine(engine: PlanEngine, examples: Sequence[Example], label: str, prog
 
 
 def _acts_locally(result: EngineResult, threshold: float, text: Optional[str]) -> bool:
-    """The policy's own verdict on a detached answer; ``text`` None skips the quantity check."""
-    return not local_verdict(result, text or "", threshold, check_quantities=text is not None)
+    """The policy's own verdict on a detached answer; ``text`` None skips the checks against the utterance."""
+    return not local_verdict(result, text or "", threshold, check_quantities=text is not None,
+                             check_sides=text is not None)
 
 
 def auto_results(local: Sequence[EngineResult], remote: Sequence[EngineResult], threshold: float,
