@@ -285,13 +285,17 @@ def refused_plan(decision: str, say: str, route: str = "local") -> Plan:
     return refusal(say, route)
 
 
-def quantity_doubt(text: str, answer: Any) -> str:
-    """Return why a plan's numbers disagree with the utterance ('' when they agree, or it has no actions)."""
+def _acting_text(answer: Any) -> str:
+    """Return the compact text of an answer whose plan has actions ('' for none: nothing to check)."""
     plan = getattr(answer, "plan", None)
     raw = str(getattr(answer, "raw_text", "") or "")
-    if plan is None or not plan.actions or not raw:
-        return ""
-    return disagreement(text, raw)
+    return raw if plan is not None and plan.actions else ""
+
+
+def quantity_doubt(text: str, answer: Any) -> str:
+    """Return why a plan's numbers disagree with the utterance ('' when they agree, or it has no actions)."""
+    raw = _acting_text(answer)
+    return disagreement(text, raw) if raw else ""
 
 
 # Tricks that carry the dog around; waving and stretching happen on the spot.
@@ -321,11 +325,8 @@ def stop_doubt(text: str, answer: Any, stop_words: Tuple[str, ...] = STOP_WORDS)
 
 def side_doubt(text: str, answer: Any) -> str:
     """Return why a plan leaves out a side the utterance names ('' when it uses each, or it has no actions)."""
-    plan = getattr(answer, "plan", None)
-    raw = str(getattr(answer, "raw_text", "") or "")
-    if plan is None or not plan.actions or not raw:
-        return ""
-    return missing_side(text, raw)
+    raw = _acting_text(answer)
+    return missing_side(text, raw) if raw else ""
 
 
 def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True,

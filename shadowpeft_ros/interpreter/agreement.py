@@ -35,6 +35,17 @@ _SLOT_UNITS = {"distance": DISTANCE_UNITS, "duration": DURATION_UNITS, "angle": 
 _BASE_UNIT = {"distance": "m", "duration": "s", "angle": ANGLE_UNIT, "speed": SPEED_UNIT}
 
 
+def action_words(compact: str) -> List[List[str]]:
+    """Return the words of each action of a compact plan, in order; ``say:`` text and ``[REMOTE]`` give none."""
+    text = compact.strip()
+    if text == REMOTE_MARKER:
+        return []
+    say_at = text.find(SAY_PREFIX)
+    if say_at >= 0:
+        text = text[:say_at]
+    return [words for words in (segment.split() for segment in text.split(SEPARATOR.strip())) if words]
+
+
 def plan_quantities(compact: str) -> List[Tuple[str, float, str]]:
     """Return the numbers of a compact plan's actions as (slot, value, unit), in order; ``say:`` text is not read.
 
@@ -42,17 +53,8 @@ def plan_quantities(compact: str) -> List[Tuple[str, float, str]]:
     ("speed", 0.3, "m/s"), ("angle", 90.0, "deg"), ("duration", 2.0, "min"). Malformed text gives
     what could be read; the parser, not this check, rejects it.
     """
-    text = compact.strip()
-    if text == REMOTE_MARKER:
-        return []
-    say_at = text.find(SAY_PREFIX)
-    if say_at >= 0:
-        text = text[:say_at]
     found = []
-    for segment in text.split(SEPARATOR.strip()):
-        words = segment.split()
-        if not words:
-            continue
+    for words in action_words(compact):
         head, args = words[0], words[2:] if words[0] in ("move", "turn") else words[1:]
         slots = {"move": ("distance", "speed"), "turn": ("angle",), "wait": ("duration",)}.get(head, ())
         for slot in slots:
@@ -150,16 +152,7 @@ def sides_said(text: str) -> List[str]:
 
 def plan_sides(compact: str) -> List[str]:
     """Return the directions of a compact plan's moves and turns ("move left 2 m ; turn right" gives both)."""
-    text = compact.strip()
-    say_at = text.find(SAY_PREFIX)
-    if say_at >= 0:
-        text = text[:say_at]
-    sides = []
-    for segment in text.split(SEPARATOR.strip()):
-        words = segment.split()
-        if len(words) >= 2 and words[0] in ("move", "turn"):
-            sides.append(words[1])
-    return sides
+    return [words[1] for words in action_words(compact) if len(words) >= 2 and words[0] in ("move", "turn")]
 
 
 def missing_side(text: str, compact: str) -> str:
@@ -173,7 +166,7 @@ def missing_side(text: str, compact: str) -> str:
     if not body or body == REMOTE_MARKER or body.startswith(SAY_PREFIX):
         return ""
     used = plan_sides(body)
-    if any(segment.split()[:1] == ["spin"] for segment in body.split(SEPARATOR.strip())):
+    if any(words == ["spin"] for words in action_words(body)):
         used += ["left", "right"]  # "spin to the right": the language gives a spin no side
     for side in sides_said(text):
         if side not in used:
