@@ -544,6 +544,9 @@ _ACTION_PHRASES = {
 # Idioms and body-part wordings people use for the same actions (added 2026-12-04): the shipped model
 # read wordings it had never seen by their surface ("back onto" -> move backward), so each action gets
 # many more ways of naming it, none of them taken from eval/cases.jsonl (``eval/make_cases.py --check``).
+# Written after reading the evaluation's errors, so wordings that share a key word with a case the
+# model got wrong ("limber", "onto your legs", "all fours", "pop", "stay where you are") are left out:
+# the evaluation must keep measuring wordings the generator never makes.
 _IDIOMS = {
     ("posture", "sit"): ["plop down", "plonk yourself down", "sit on your bum", "sit on your butt", "butt down",
                          "bum on the floor", "rear end down", "put your rear on the floor", "lower your rear",
@@ -553,12 +556,11 @@ _IDIOMS = {
                          "sit your butt down", "rear on the ground", "get your bum down", "sit on your tail",
                          "seated position", "into a seated position", "take a sitting pose", "sit like a statue",
                          "on your haunches now", "a sit would be good", "sit and wait there"],
-    ("posture", "stand"): ["onto your feet", "up on your legs", "up on your feet", "straighten your legs",
-                           "get your legs under you", "hop up", "spring up", "pop up", "bounce up",
+    ("posture", "stand"): ["straighten your legs",
+                           "get your legs under you", "hop up", "spring up", "bounce up",
                            "jump to your feet", "leap to your feet", "spring to your feet", "get off your belly",
                            "get off your bum", "quit lying around", "no more lying down", "up from the floor",
-                           "legs straight", "stand on all fours", "four paws on the ground", "stand up on your legs",
-                           "rise from the ground", "lift your body up",
+                           "legs straight", "four paws on the ground",                            "rise from the ground", "lift your body up",
                            "get off your backside", "up off your behind", "feet under you", "standing position please",
                            "back to standing", "come back up"],
     ("posture", "lie_down"): ["belly down", "tummy to the floor", "belly to the ground", "chest to the floor",
@@ -570,7 +572,7 @@ _IDIOMS = {
                               "rest flat on the ground", "go to bed", "get horizontal", "lie down low",
                               "lay your body down", "floor time", "down flat please", "lie like a rug"],
     ("trick", "stretch"): ["flex your legs", "stretch your limbs", "bend and stretch", "shake out your legs",
-                           "work out the cramps", "get the kinks out", "loosen your muscles", "limbering exercises",
+                           "work out the cramps", "get the kinks out", "loosen your muscles",
                            "do some calisthenics", "do your warm-up routine", "do some pilates", "downward dog",
                            "stretch those paws", "extend your legs", "get flexible", "unstiffen yourself",
                            "do a cat stretch", "stretch your front legs", "ease your muscles", "get supple",
@@ -592,12 +594,12 @@ _IDIOMS = {
     ("trick", "wave"): ["paw hello", "lift a paw hello", "greet our guest", "give me a hello",
                         "say hi to me", "say hello to me", "greet the visitors", "welcome our guests",
                         "hello wave please", "raise your paw", "put your paw up and wave", "wave a paw",
-                        "bye bye wave", "wave me off", "see them off with a wave", "greet them with a wave",
+                        "bye bye wave", "wave me off", "see them off with a wave",
                         "signal hello", "give a friendly wave", "flap your paw"],
     ("stop", ""): ["do not move", "don't go anywhere", "not one more step", "stay frozen", "stand your ground",
                    "emergency halt", "stop this instant", "freeze in place", "remain still", "keep still",
-                   "stop where you are", "be still", "hold on, stop", "hold fast", "no moving", "no more steps",
-                   "stay there", "stay right where you are", "halt immediately", "stop at once", "cut the motion",
+                   "be still", "hold on, stop", "hold fast", "no moving", "no more steps",
+                   "stay there", "halt immediately", "stop at once", "cut the motion",
                    "kill the motion", "stop the dog", "danger, stop", "stop, danger", "wait wait stop", "not another step",
                    "stay still", "hold still now", "don't you move"],
 }
