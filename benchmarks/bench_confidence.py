@@ -6,7 +6,10 @@ The detached shadow decodes each dev utterance alone, as on the robot, and keeps
 log-probability (``Decoded.log_probs``). Over the in-scope commands it planned locally (a valid plan,
 not ``[REMOTE]``) each signal is scored by AUROC (right plans above wrong ones) and by the precision
 of the plans it would let through at 60-90 % coverage of all commands: the auto policy's trade-off
-(``confidence_threshold``). ``plan_probability`` is what ``decoding.py`` reports as confidence.
+(``confidence_threshold``). ``plan_probability`` is what ``decoding.py`` reports as confidence: it is
+taken under the distribution the grammar leaves (xgrammar masks ``generate``'s logits in place, so a
+forced token scores 1). The ``unconstrained_*`` signals score the same tokens under the model's
+whole vocabulary, from one teacher-forced forward pass over the prompt and the decoded output.
 Prints a markdown table; ``--out`` writes it as JSON with the dev report's per-threshold curve
 (``report.confidence_curve``) of that confidence.
 """
@@ -30,6 +33,25 @@ def signals(log_probs) -> dict:
         "min_token": math.exp(lowest[0]),
         "lowest_two_mean": math.exp(sum(lowest[:2]) / len(lowest[:2])),
     }
+
+
+def unconstrained_log_probs(model, tokenizer, text: str, decoded) -> list:
+    """Return the log-probability of each decoded token (EOS included) under the model's whole vocabulary."""
+    import torch
+
+    from shadowpeft_ros.interpreter.prompt import encode_prompt
+
+    prompt = encode_prompt(tokenizer, text)
+    new = tokenizer(" " + decoded.text, add_special_tokens=False)["input_ids"] if decoded.text else []
+    if decoded.finished:
+        new = new + [tokenizer.eos_token_id]
+    if len(new) != decoded.new_tokens:
+        return None  # the text re-tokenises differently from how it was decoded: not the same tokens
+    ids = torch.tensor([prompt + new])
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0].float()
+    log_probs = torch.log_softmax(logits[len(prompt) - 1: len(prompt) - 1 + len(new)], dim=-1)
+    return [float(log_probs[i, token]) for i, token in enumerate(new)]
 
 
 def auroc(scored) -> float:
@@ -62,7 +84,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     engine = DetachedEngine.from_export(str(ensure_detached_export(args.adapter)))
     examples = generate("dev", args.n, args.seed)
-    commands, local, results = 0, [], []
+    commands, local, results, skipped = 0, [], [], 0
     for example in tqdm(examples, desc="detached"):
         decoded = decode_plans(engine.model, engine.tokenizer, [example.text])[0]
         plan, error = plan_of(decoded, "local", MAX_NEW_TOKENS)
@@ -71,7 +93,13 @@ def main(argv=None) -> int:
             continue
         commands += 1
         if plan is not None and not plan.is_escalation:
-            local.append((signals(decoded.log_probs), plans_equal(plan, parse_compact(example.detached))))
+            found = signals(decoded.log_probs)
+            whole = unconstrained_log_probs(engine.model, engine.tokenizer, example.text, decoded)
+            if whole is None:
+                skipped += 1
+                continue
+            found.update({f"unconstrained_{k}": v for k, v in signals(whole).items() if k in ("plan_probability", "min_token")})
+            local.append((found, plans_equal(plan, parse_compact(example.detached))))
     rows = {}
     for name in local[0][0] if local else ():
         scored = sorted(((s[name], right) for s, right in local), key=lambda x: -x[0])
@@ -83,7 +111,7 @@ def main(argv=None) -> int:
     # The dev report's curve of the confidence the robot uses (decoded.confidence is plan_probability).
     curve = confidence_curve(examples, results, THRESHOLDS)
     print(f"{args.adapter}: {commands} dev commands, {len(local)} planned locally, "
-          f"{sum(r for _, r in local)} of them right")
+          f"{sum(r for _, r in local)} of them right ({skipped} left out: re-tokenised differently)")
     print("| signal | AUROC | " + " | ".join(f"precision at {c:.0%} coverage" for c in COVERAGES) + " |")
     print("|---|---:|" + "---:|" * len(COVERAGES))
     for name, row in rows.items():

@@ -81,10 +81,12 @@ class PolicyOptions:
     mode: str = field(default="auto", metadata={
         "help": "auto (detached on board, the offload server for [REMOTE], invalid or unsure answers), detached "
                 "(on board only), attached (server only) or remote_first (server when reachable)."})
-    confidence_threshold: float = field(default=0.75, metadata={
+    confidence_threshold: float = field(default=0.8, metadata={
         "range": (0.0, 1.0),
         "help": "A detached plan below this confidence (the model's probability of its whole output) is escalated (auto) or "
-                "refused (detached)."})
+                "refused (detached). 0.8 by report.recommended_threshold on 1,000 dev examples of generation 8: 95 % of "
+                "local plans right needs 0.95 (58 % of commands on board), so the highest threshold that keeps 70 % on "
+                "board (71.6 %, 91.5 % right)."})
     remote_confidence_threshold: float = field(default=0.4, metadata={
         "range": (0.0, 1.0),
         "help": "A remote plan with actions below this confidence (the attached model's probability of its output) is "
