@@ -152,12 +152,13 @@ def test_an_output_that_could_still_be_the_remote_marker_is_decoded_on():
     floor = _ConfidenceFloor(0.75, Tokens(), rows=2, prompt_width=1, eos=0)
     unsure = torch.log(torch.tensor([[0.5] * 8, [0.5] * 8]))
     floor.process(None, unsure)
+    # Rows stop together, once all are done: a row stopped alone would be fed padding its grammar rejects.
     stop = floor.stop(torch.tensor([[1, 5], [1, 7]]), None)
-    assert stop.tolist() == [False, True] and floor.lengths[1] == 1
+    assert stop.tolist() == [False, False] and floor.gave_up.tolist() == [False, True] and floor.lengths[1] == 1
     floor.process(None, unsure)
-    stop = floor.stop(torch.tensor([[1, 5, 6], [1, 7, 0]]), None)
-    assert stop.tolist() == [False, True]  # "[REMOTE]" so far: the marker ends with its EOS
+    stop = floor.stop(torch.tensor([[1, 5, 6], [1, 7, 7]]), None)
+    assert stop.tolist() == [False, False]  # "[REMOTE]" so far: the marker ends with its EOS
     floor.process(None, unsure)
-    stop = floor.stop(torch.tensor([[1, 5, 6, 0], [1, 7, 0, 0]]), None)
+    stop = floor.stop(torch.tensor([[1, 5, 6, 0], [1, 7, 7, 7]]), None)
     assert stop.tolist() == [True, True] and floor.gave_up.tolist() == [False, True]
-    assert floor.ended.tolist() == [True, False]
+    assert floor.ended.tolist() == [True, False] and floor.lengths[1] == 1

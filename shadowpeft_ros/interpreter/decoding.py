@@ -223,10 +223,10 @@ class _ConfidenceFloor:
     The confidence (``plan_probability``) only falls as tokens are added, so an output that has
     dropped below the auto policy's threshold will be escalated whatever follows; decoding the rest
     on board only delays the request to the server. Used twice per step: last in the logits
-    processor list, where it keeps the step's log-probabilities after the grammar's mask (what
-    the confidence is computed from), then as a stopping criterion, once the chosen token is known. A row whose output
-    so far could still become the ``[REMOTE]`` marker is decoded to the end, because the policy
-    treats a handed-on question differently from an unsure plan.
+    processor list, where it keeps the step's log-probabilities after the grammar's mask (what the
+    confidence is computed from), then as a stopping criterion, once the chosen token is known. A
+    row whose output so far could still become the ``[REMOTE]`` marker is decoded to the end,
+    because the policy treats a handed-on question differently from an unsure plan.
     """
 
     def __init__(self, floor: float, tokenizer, rows: int, prompt_width: int, eos: int):
@@ -265,7 +265,10 @@ class _ConfidenceFloor:
         for row in torch.nonzero(below).flatten().tolist():
             self.lengths[row] = input_ids.shape[1] - self.prompt_width
         self.gave_up |= below
-        return self.gave_up | self.ended
+        # Stop only when every row is done: transformers feeds a stopped row padding, which the grammar
+        # matcher of a row that did not end would reject. A row that gave up decodes on, and is cut at
+        # its length afterwards; alone (as on the robot), it stops at once.
+        return torch.full_like(self.gave_up, bool((self.gave_up | self.ended).all()))
 
 
 def decode_plans(model, tokenizer, texts: Sequence[str], max_new_tokens: int = MAX_NEW_TOKENS,
