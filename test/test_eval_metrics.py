@@ -147,13 +147,20 @@ def _record(kind, decision, exact, escalated=False, actions=(), **extra):
 
 
 def test_on_board_decisions_count_coverage_precision_and_out_of_scope_handling():
-    records = [_record("command", "local", True), _record("command", "local", False),
+    sit = [{"type": "posture"}]
+    records = [_record("command", "local", True, actions=sit), _record("command", "local", False, actions=sit),
+               _record("command", "local", False), _record("command", "local", True),
                _record("command", "remote", True, escalated=True), _record("command", "refused:low_confidence", False),
+               _record("command", "remote", True, escalated=True), _record("command", "remote", True, escalated=True),
                _record("out_of_scope", "remote", True, escalated=True),
                _record("out_of_scope", "local", False, actions=[{"type": "move"}]),
                _record("refusal", "local", True)]
     s = m.on_board_decisions(records)
     assert s["local_coverage"] == 0.5 and s["local_precision"] == 0.5
+    # Only the plans that moved the dog: a wrong refusal (no actions) is not a wrong plan executed.
+    assert s["local_moving_precision"] == 0.5
+    s = m.on_board_decisions(records[:1] + records[2:])
+    assert s["local_precision"] == 2 / 3 and s["local_moving_precision"] == 1.0
     assert s["oos_handed_on"] == 0.5 and s["oos_acted_on"] == 0.5
     # A configuration without an on-board model has no such figures.
     assert set(m.on_board_decisions([_record("command", "remote", True)]).values()) == {None}

@@ -206,19 +206,30 @@ def on_board_decisions(scored: Sequence[dict]) -> Dict[str, Optional[float]]:
     """Return how the on-board model decided, for configurations that have one (None otherwise).
 
     - ``local_coverage``: share of in-scope commands whose plan was decided on board;
-    - ``local_precision``: share of those on-board plans that were exactly right (a wrong one moves the dog);
+    - ``local_precision``: share of those on-board decisions that were exactly right, a wrong refusal
+      of a command included;
+    - ``local_moving_precision``: share of the on-board plans that moved the dog (they had actions)
+      that were exactly right: the issue's "plans it executes locally", since a wrong one is what moves
+      a real dog the wrong way, while a wrong refusal costs a repeat but moves nothing;
     - ``oos_handed_on``: share of out-of-scope questions the on-board model handed on ([REMOTE]);
     - ``oos_acted_on``: share of out-of-scope questions that became motion.
     """
     if not any(r.get("decision") in ON_BOARD for r in scored):
-        return {"local_coverage": None, "local_precision": None, "oos_handed_on": None, "oos_acted_on": None}
+        return {"local_coverage": None, "local_precision": None, "local_moving_precision": None,
+                "oos_handed_on": None, "oos_acted_on": None}
     commands = [r for r in scored if r["scores"].get("kind") == "command"]
     local = [r for r in commands if r.get("decision") in ON_BOARD]
     oos = [r for r in scored if r.get("out_of_scope")]
     return {"local_coverage": len(local) / len(commands) if commands else None,
             "local_precision": mean(r["scores"]["exact"] for r in local),
+            "local_moving_precision": mean(r["scores"]["exact"] for r in local if _moves(r)),
             "oos_handed_on": mean(bool(r.get("escalated")) for r in oos),
-            "oos_acted_on": mean(bool((r.get("final_plan") or {}).get("actions")) for r in oos)}
+            "oos_acted_on": mean(_moves(r) for r in oos)}
+
+
+def _moves(record: dict) -> bool:
+    """Whether the case's final plan had actions, i.e. the dog was told to move or pose."""
+    return bool((record.get("final_plan") or {}).get("actions"))
 
 
 def summarise(records: Sequence[dict], audio_given: bool, sim: bool) -> Dict[str, Optional[float]]:

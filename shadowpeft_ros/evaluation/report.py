@@ -190,10 +190,12 @@ def category_table(configurations: Dict[str, dict]) -> str:
 def on_board_table(summary: Dict[str, dict]) -> str:
     """Return the on-board decisions of the configurations that have an on-board model."""
     rows = [(n, s) for n, s in summary.items() if s.get("local_coverage") is not None]
-    lines = ["| configuration | commands decided on board | exactly right of those | out of scope handed on | "
-             "out of scope acted on |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {n} | {_pct(s['local_coverage'])} | {_pct(s['local_precision'])} | {_pct(s['oos_handed_on'])} | "
-              f"{_pct(s['oos_acted_on'])} |" for n, s in rows]
+    lines = ["| configuration | commands decided on board | exactly right of those | plans executed on board "
+             "(with actions): exactly right | out of scope handed on | out of scope acted on |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {_pct(s['local_coverage'])} | {_pct(s['local_precision'])} | "
+              f"{_pct(s.get('local_moving_precision'))} | {_pct(s['oos_handed_on'])} | {_pct(s['oos_acted_on'])} |"
+              for n, s in rows]
     return "\n".join(lines)
 
 
@@ -226,7 +228,9 @@ def summary_markdown(results: dict, command: str = "") -> str:
                   "remote model behind a `shadowpeft serve` process on loopback, reached by the robot's client.", ""]
     lines += [summary_table(results["summary"]), "", by_input_table(results.get("summary_by_input", {}), heard_by),
               "", "## On board", "", "The detached shadow's decisions (goal: >= 70 % of commands decided on board, >= 95 % of "
-              "those exactly right, out-of-scope questions never acted on and >= 95 % handed on):", "",
+              "the plans executed on board exactly right, out-of-scope questions never acted on and >= 95 % "
+              "handed on). A plan executed on board is one with actions; \"exactly right of those\" also counts "
+              "the on-board refusals of commands, which move nothing:", "",
               on_board_table(results["summary"]),
               "", "## Errors by category", "", "Exact plans per category (a case can count in several):", "",
               category_table(results["configurations"]),
