@@ -79,6 +79,21 @@ def test_training_plans_go_back_and_forth_and_the_dev_stream_does_not():
     assert share("train") > 0.12 and share("dev") < 0.03
 
 
+def test_training_plans_are_sometimes_said_as_lists_and_the_dev_stream_is_unchanged_by_it(monkeypatch):
+    from shadowpeft_ros.interpreter import data
+
+    dev = [(e.text, e.attached) for e in generate("dev", 500, 0)]
+    monkeypatch.setattr(data, "LIST_SHARE", 1.0)
+    assert [(e.text, e.attached) for e in generate("dev", 500, 0)] == dev
+    multi = [e for e in generate("train", 1500, 0) if e.kind == "multi"]
+    # Every join but the last is a bare comma: "walk two meters, turn left, and sit".
+    assert multi and all(e.text.count(",") >= e.attached.count(" ; ") - 1 for e in multi)
+    # Without lists, a connector word joins most plans: the commas above come from the lists.
+    monkeypatch.setattr(data, "LIST_SHARE", 0.0)
+    plain = [e for e in generate("train", 1500, 0) if e.kind == "multi"]
+    assert sum(e.text.count(",") >= e.attached.count(" ; ") + 1 for e in plain) < len(plain) // 2
+
+
 def test_targets_copy_the_numbers_and_units_of_the_normalised_utterance():
     """The model copies, code computes: every number a target holds is written in the normalised utterance."""
     import re

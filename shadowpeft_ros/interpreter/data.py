@@ -1001,15 +1001,27 @@ def _command(rng, split) -> Example:
 REPEAT_SHARE = 0.2
 
 
+# Share of training's plans said as a list: steps joined by bare commas, the last often by "and"
+# ("walk forward two meters, turn left, and sit"). People list steps that way, and Whisper writes its
+# pauses as commas, but every connector above carries a word, so no plan was ever said as a list.
+# Training only, like REPEAT_SHARE.
+LIST_SHARE = 0.15
+LIST_ENDS = (", and ", ", ", " and ", ", and then ", ", then ")
+
+
 def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
     count = rng.choices(STEP_COUNTS, weights=step_weights)[0]
     repeat = split == "train" and count >= 3 and rng.random() < REPEAT_SHARE
+    listed = split == "train" and rng.random() < LIST_SHARE
     texts, targets, templates, clauses = [], [], [], []
     for i in range(count):
         clause = clauses[i - 2] if repeat and i >= 2 else _clause(rng, split)
         clauses.append(clause)
         text, target, ids = clause
-        if i:
+        if i and listed:
+            connector = rng.choice(LIST_ENDS) if i == count - 1 else ", "
+            texts.append(connector)
+        elif i:
             connector = _pick(rng, CONNECTORS[split], split)
             texts.append(connector)
             templates.append(connector)
