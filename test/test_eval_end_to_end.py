@@ -154,3 +154,27 @@ def test_eval_cli_rejects_unknown_configuration(tmp_path):
 
 def test_eval_cli_rejects_missing_case_file(tmp_path):
     assert main(["eval", "--cases", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_rescore_recomputes_a_stored_runs_aggregates_from_its_cases(tmp_path):
+    """The committed evaluation, rescored: every stored aggregate comes back, and metrics added since appear."""
+    stored_dir = ROOT / "docs" / "results"
+    stored = json.loads((stored_dir / "results.json").read_text())
+    out = tmp_path / "rescored"
+    assert main(["eval", "--rescore", str(stored_dir), "--out", str(out)]) == 0
+    rescored = json.loads((out / "results.json").read_text())
+    for name, summary in stored["summary"].items():
+        for key, value in summary.items():
+            assert rescored["summary"][name][key] == (pytest.approx(value) if isinstance(value, float) else value), \
+                (name, key)
+    assert rescored["micro_claims"] == stored["micro_claims"]
+    assert rescored["meta"]["rescored"] and rescored["meta"]["started"] == stored["meta"]["started"]
+    summary_md = (out / "summary.md").read_text()
+    assert "plans executed on board (with actions): exactly right" in summary_md
+    assert "`shadowpeft eval --rescore`" in summary_md and "Command:\n\n```\nshadowpeft eval --cases" in summary_md
+
+
+def test_rescore_without_a_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", "--rescore", str(tmp_path)]) == 2
+    assert "no results.json" in capsys.readouterr().err
+    assert main(["eval", "--out", str(tmp_path / "o")]) == 2

@@ -40,8 +40,11 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser("eval", help="Evaluate the deployments on a case file (accuracy, latency, plots).",
                                    description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
-    parser.add_argument("--cases", required=True, metavar="FILE.jsonl", help="Case file (JSON Lines).")
-    parser.add_argument("--out", required=True, metavar="DIR", help="Output directory.")
+    parser.add_argument("--cases", metavar="FILE.jsonl", help="Case file (JSON Lines). Required unless --rescore.")
+    parser.add_argument("--out", metavar="DIR", help="Output directory (with --rescore: default the run's own).")
+    parser.add_argument("--rescore", metavar="DIR", default=None,
+                        help="Run no model: recompute the summaries and micro-claims of the run in DIR/results.json "
+                             "from its per-case records (a metric added since), and write the reports again.")
     parser.add_argument("--configs", default="edge-lora,cloud-lora,shadow-detached,shadow-attached,shadow-auto,base-prompted",
                         help="Comma-separated configurations, run in this order.")
     parser.add_argument("--sim", action="store_true", help="Execute plans on the MuJoCo dog and score task success.")
@@ -73,6 +76,10 @@ def run(args) -> int:
     from ..evaluation.configs import ModelSources
     from ..evaluation.runner import RunOptions, run_evaluation
 
+    if args.rescore:
+        return _rescore(args.rescore, args.out or args.rescore)
+    if not args.cases or not args.out:
+        raise CliError("--cases and --out are required (or --rescore DIR)")
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be >= 1, got {args.limit}")
     try:
@@ -101,6 +108,7 @@ def run(args) -> int:
             print(f"  note {case.id}: {note}")
     results = run_evaluation(cases, options, sources)
     command = "shadowpeft eval " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["eval"] else ""
+    results["meta"]["command"] = command
     written = report.write_outputs(results, args.out, command)
     print()
     print(report.summary_table(results["summary"]))
@@ -111,3 +119,27 @@ def run(args) -> int:
         print(f"[out] {path}")
     ran = [s for s in results["summary"].values() if "error" not in s]
     return 0 if ran else 1
+
+
+def _rescore(run_dir: str, out: str) -> int:
+    import json
+    from pathlib import Path
+
+    from ..evaluation import report
+    from ..evaluation.runner import rescore
+
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise CliError(f"--rescore: no results.json in {run_dir}")
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--rescore: {path} is not JSON: {exc}") from None
+    # Runs written before the command was stored in results.json keep it in their summary.md.
+    command = results["meta"].get("command") or report.command_of_summary(Path(run_dir) / "summary.md")
+    results["meta"]["command"] = command
+    written = report.write_outputs(rescore(results), out, command)
+    print(report.summary_table(results["summary"]))
+    for written_path in written:
+        print(f"[out] {written_path}")
+    return 0

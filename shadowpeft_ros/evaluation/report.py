@@ -199,6 +199,15 @@ def on_board_table(summary: Dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def command_of_summary(path) -> str:
+    """Return the command in the ``Command:`` block of a summary.md, or "" when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    match = re.search(r"^Command:\n\n```\n(.*?)\n```", path.read_text(), re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else ""
+
+
 def summary_markdown(results: dict, command: str = "") -> str:
     """Return summary.md: the table, the micro-claims, the machine and the command that made them."""
     meta = results["meta"]
@@ -206,6 +215,9 @@ def summary_markdown(results: dict, command: str = "") -> str:
     lines = ["# Robot-dog evaluation", ""]
     if command:
         lines += ["Command:", "", "```", command, "```", ""]
+    if meta.get("rescored"):
+        lines += [f"Aggregates recomputed on {meta['rescored']} from the run's per-case records "
+                  "(`shadowpeft eval --rescore`): every case is as it ran.", ""]
     lines += [f"Machine: {machine.get('cpu', machine.get('processor'))}, {machine.get('cpu_count')} CPUs, "
               f"{machine.get('platform')}, Python {machine.get('python')}, torch {machine.get('torch')} "
               f"({machine.get('torch_threads')} threads). Run started {meta['started']}, took {meta.get('wall_s')} s.",

@@ -260,12 +260,40 @@ def run_evaluation(cases: Sequence[Case], options: RunOptions, sources: ModelSou
         finally:
             config.close()
         results["configurations"][name] = {"info": {**config.info, "load_s": round(load_s, 2)}, "cases": records}
-        results["summary"][name] = metrics.summarise(records, audio_given, options.sim)
+    summarise_configurations(results, audio_given)
+    results["micro_claims"] = micro_claims(results)
+    results["meta"]["wall_s"] = round(time.time() - started, 1)
+    return results
+
+
+def summarise_configurations(results: dict, audio_given: bool) -> None:
+    """Fill ``summary`` and ``summary_by_input`` of ``results`` from its per-case records."""
+    sim = results["meta"]["options"]["sim"]
+    results["summary"], results["summary_by_input"] = {}, {}
+    for name, conf in results["configurations"].items():
+        if "error" in conf:
+            results["summary"][name] = {"error": conf["error"]}
+            continue
+        records = conf["cases"]
+        results["summary"][name] = metrics.summarise(records, audio_given, sim)
         for modality in ("text", "audio"):
             subset = [r for r in records if r["modality"] == modality]
             if subset:
-                results.setdefault("summary_by_input", {}).setdefault(name, {})[modality] = metrics.summarise(
-                    subset, modality == "audio", options.sim)
+                results["summary_by_input"].setdefault(name, {})[modality] = metrics.summarise(
+                    subset, modality == "audio", sim)
+
+
+def rescore(results: dict) -> dict:
+    """Recompute every aggregate of a stored run (summaries, micro-claims) from its per-case records.
+
+    The cases stay as they ran: their plans, scores and timings are read, nothing is re-run. This is
+    for a metric added after a run; the run's date, machine and command stay its own, and
+    ``meta.rescored`` says when its aggregates were recomputed.
+    """
+    from .claims import micro_claims
+
+    cases = [r for conf in results["configurations"].values() for r in conf.get("cases", [])]
+    summarise_configurations(results, audio_given=any(r.get("audio") for r in cases))
     results["micro_claims"] = micro_claims(results)
-    results["meta"]["wall_s"] = round(time.time() - started, 1)
+    results["meta"]["rescored"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return results
