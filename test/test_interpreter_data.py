@@ -94,6 +94,32 @@ def test_training_plans_are_sometimes_said_as_lists_and_the_dev_stream_is_unchan
     assert sum(e.text.count(",") >= e.attached.count(" ; ") + 1 for e in plain) < len(plain) // 2
 
 
+def test_training_commands_sometimes_end_in_chatter_that_asks_for_nothing(monkeypatch):
+    import re
+
+    from shadowpeft_ros.interpreter import data
+
+    # Chatter must not carry an action, a side or a number, or the unchanged target would teach a wrong plan.
+    words = {w for phrase in data.CHATTER for w in re.findall(r"[a-z']+", phrase.lower())}
+    assert not words & {"left", "right", "forward", "back", "backward", "up", "down", "stop", "stay", "wait", "sit",
+                        "stand", "lie", "spin", "dance", "wave", "turn", "walk", "move", "go", "come", "halt",
+                        "freeze", "one", "two", "three", "ten", "half", "dozen", "couple", "roll", "jump"}
+    assert not any(re.search(r"\d", phrase) for phrase in data.CHATTER)
+    # None is a dev-split tail or opener: the dev figures measure tails the model has not seen.
+    held_out = {p.strip(" ,?!.").lower() for p in data.SUFFIXES["dev"] + data.PREFIXES["dev"]}
+    assert not held_out & {c.strip(" ,?!.").lower() for c in data.CHATTER}
+
+    dev = [(e.text, e.attached) for e in generate("dev", 500, 0)]
+    monkeypatch.setattr(data, "CHATTER_SHARE", 1.0)
+    assert [(e.text, e.attached) for e in generate("dev", 500, 0)] == dev
+    chatty = [e for e in generate("train", 400, 0) if e.kind in ("command", "multi", "refusal")]
+    monkeypatch.setattr(data, "CHATTER_SHARE", 0.0)
+    plain = [e for e in generate("train", 400, 0) if e.kind in ("command", "multi", "refusal")]
+    ends = tuple(c.lower() for c in data.CHATTER)
+    assert all(e.text.lower().rstrip(".!").endswith(ends) for e in chatty if not e.noisy)  # noise may change words
+    assert sum(e.text.lower().rstrip(".!").endswith(ends) for e in plain) < len(plain) // 5
+
+
 def test_targets_copy_the_numbers_and_units_of_the_normalised_utterance():
     """The model copies, code computes: every number a target holds is written in the normalised utterance."""
     import re
