@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-SUBCOMMANDS = ("dog", "transcribe", "interpret", "train", "export", "serve", "eval", "data")
+SUBCOMMANDS = ("dog", "transcribe", "interpret", "train", "export", "soup", "serve", "eval", "data")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
