@@ -33,6 +33,32 @@ def sequence_log_prob(model, tokenizer, text: str, answer: str) -> float:
     return float(torch.log_softmax(logits[scored], dim=-1).gather(1, targets[scored][:, None]).sum())
 
 
+POSTURE_AND_TRICK = {"sit", "stand", "lie_down", "spin", "dance", "wave", "stretch", "stop"}
+
+
+def error_category(expected: str, greedy: str) -> str:
+    """Name what a wrong compact plan got wrong, by its first difference from the expected one."""
+    want, got = expected.split(" ; "), greedy.split(" ; ")
+    if got[0].startswith("say:") or greedy.startswith("[REMOTE]"):
+        return "refused or handed on a command"
+    if len(got) > len(want) and got[:len(want)] == want:
+        return "an action appended"
+    if len(got) < len(want):
+        return "an action dropped"
+    if len(got) != len(want):
+        return "other"
+    first_want, first_got = next((a, b) for a, b in zip(want, got) if a != b)
+    if first_want.split()[0] != first_got.split()[0]:
+        return "another action" if first_want.split()[0] in POSTURE_AND_TRICK or \
+            first_got.split()[0] in POSTURE_AND_TRICK else "another action type"
+    if first_want.split()[1:2] != first_got.split()[1:2]:
+        return "another direction or name"
+    if [w for w in first_want.split() if w not in ("slow", "fast")] == \
+            [w for w in first_got.split() if w not in ("slow", "fast")]:
+        return "speed word"
+    return "number or unit"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapter", default="models/adapters/shadow", help="Shadow adapter (a checkpoint works).")
@@ -72,7 +98,7 @@ def main(argv=None) -> int:
             greedy_lp = sequence_log_prob(engine.model, engine.tokenizer, example.text, result.raw_text)
             wrong.append({"text": example.text, "expected": target, "greedy": result.raw_text,
                           "expected_log_prob": round(expected_lp, 3), "greedy_log_prob": round(greedy_lp, 3),
-                          "search_error": expected_lp > greedy_lp})
+                          "search_error": expected_lp > greedy_lp, "category": error_category(target, result.raw_text)})
         search = sum(w["search_error"] for w in wrong)
         gaps = [w["greedy_log_prob"] - w["expected_log_prob"] for w in wrong]
         report[path] = {"commands": len(commands), "wrong": len(wrong), "search_errors": search,
@@ -81,6 +107,12 @@ def main(argv=None) -> int:
         print(f"{path}: {len(wrong)} of {len(commands)} commands wrong; {search} search errors (the expected plan "
               f"is more probable), {len(wrong) - search} model errors; median log p(greedy) - log p(expected) "
               f"{report[path]['median_gap_nats']} nats", flush=True)
+        categories = {}
+        for w in wrong:
+            categories[w["category"]] = categories.get(w["category"], 0) + 1
+        report[path]["categories"] = categories
+        print("  by first difference: " + ", ".join(f"{name} {count}" for name, count in
+                                                     sorted(categories.items(), key=lambda kv: -kv[1])))
         del engine
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
