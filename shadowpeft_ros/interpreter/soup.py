@@ -29,7 +29,7 @@ def _comparable(config: dict) -> dict:
 
 def parse_ingredient(spec: str) -> tuple:
     """Parse ``DIR`` or ``DIR@WEIGHT`` into (directory, weight)."""
-    path, sep, weight = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    path, sep, weight = spec.rpartition("@")
     if not sep:
         return spec, 1.0
     try:
