@@ -62,12 +62,11 @@ def average_adapters(paths: Sequence[str], out: str, weights: Optional[Sequence[
         for name in (WEIGHTS_FILE, CONFIG_FILE):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"{directory / name} not found: is {directory} a saved PEFT adapter?")
-    config = json.loads((dirs[0] / CONFIG_FILE).read_text())
+    config = _comparable(json.loads((dirs[0] / CONFIG_FILE).read_text()))
     for directory in dirs[1:]:
-        other = json.loads((directory / CONFIG_FILE).read_text())
-        if _comparable(other) != _comparable(config):
-            differ = sorted(k for k in set(config) | set(other)
-                            if _comparable(config).get(k) != _comparable(other).get(k))
+        other = _comparable(json.loads((directory / CONFIG_FILE).read_text()))
+        if other != config:
+            differ = sorted(k for k in set(config) | set(other) if config.get(k) != other.get(k))
             raise ValueError(f"{directory} is not the same kind of adapter as {dirs[0]}: {', '.join(differ)} differ")
 
     mean: Dict[str, "torch.Tensor"] = {}
