@@ -47,6 +47,10 @@ def test_a_soup_is_the_weighted_mean_of_its_adapters_and_loads_like_one(tiny_ada
     assert moved, "the two runs trained different weights, so the soup is a real mix"
     meta = json.loads((root / "ab" / "soup.json").read_text())
     assert [i["weight"] for i in meta["soup"]] == [0.75, 0.25]
+    # Each ingredient's training settings travel with the soup, and it counts what training counted.
+    assert [i["train_config"]["seed"] for i in meta["soup"]] == [1, 2]
+    trained = json.loads((root / "a" / "metrics.json").read_text())["trainable_params"]
+    assert json.loads((root / "ab" / "metrics.json").read_text())["trainable_params"] == trained
     # It names its backbone like the adapters it came from, so it loads and plans like one.
     assert (root / "ab" / "train_config.json").is_file()
     engine = AttachedEngine.from_adapter(str(root / "ab"))

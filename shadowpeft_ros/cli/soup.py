@@ -12,7 +12,8 @@ example:
 Each tensor of the result is the weighted mean of the ingredients' (weights default to 1 and are
 normalised). The adapters must share their PEFT config and tensors: soups work for runs that
 trained on from one adapter, not for unrelated ones. The first adapter's train_config.json is
-copied (it names the backbone); soup.json records the ingredients, their weights and hashes.
+copied (it names the backbone); soup.json records the ingredients, their weights, hashes and
+training settings; metrics.json the trainable-parameter count, as training writes it.
 Measure a soup on the dev split before shipping it (`python -m shadowpeft_ros.interpreter.report`).
 """
 

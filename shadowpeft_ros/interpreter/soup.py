@@ -16,8 +16,11 @@ from typing import Dict, List, Optional, Sequence
 
 WEIGHTS_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
+TRAIN_CONFIG_FILE = "train_config.json"
 # Copied from the first ingredient: the backbone name and the settings the adapter was made with.
-CARRIED_FILES = ("train_config.json",)
+CARRIED_FILES = (TRAIN_CONFIG_FILE,)
+# Written for the soup: the trainable-parameter count that reports and the evaluation read, as training writes it.
+METRICS_FILE = "metrics.json"
 SOUP_FILE = "soup.json"
 
 
@@ -93,11 +96,20 @@ def average_adapters(paths: Sequence[str], out: str, weights: Optional[Sequence[
     for name in CARRIED_FILES:
         if (dirs[0] / name).is_file():
             shutil.copyfile(dirs[0] / name, target / name)
-    ingredients: List[Dict] = [
-        {"adapter": str(directory), "weight": round(weight, 6),
-         "sha256": hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest()}
-        for directory, weight in zip(dirs, weights)]
-    meta = {"soup": ingredients, "tensors": len(mean),
+    ingredients: List[Dict] = []
+    for directory, weight in zip(dirs, weights):
+        ingredient = {"adapter": str(directory), "weight": round(weight, 6),
+                      "sha256": hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest()}
+        # Each ingredient's own training settings, so the soup's lineage survives its ingredients' folders.
+        if (directory / TRAIN_CONFIG_FILE).is_file():
+            ingredient["train_config"] = json.loads((directory / TRAIN_CONFIG_FILE).read_text())
+        ingredients.append(ingredient)
+    # A PEFT adapter file holds exactly the trainable tensors, so their size is the trainable count.
+    trainable = sum(v.numel() for v in mean.values())
+    meta = {"soup": ingredients, "tensors": len(mean), "trainable_params": trainable,
             "sha256": hashlib.sha256((target / WEIGHTS_FILE).read_bytes()).hexdigest()}
     (target / SOUP_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    metrics = {"method": ingredients[0].get("train_config", {}).get("method"), "trainable_params": trainable,
+               "soup_of": [str(d) for d in dirs]}
+    (target / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return meta
