@@ -202,8 +202,9 @@ def synthesize_audio(out_dir: Path) -> None:
             mix_noise(clean, dst, kind=noise[0], amplitude=noise[1], seed=index)
 
 
-def check_against_training_templates(records, n_generated: int = 20000):
-    """Return a list of problems: cases that reuse a train-split phrasing or a whole generated training sentence."""
+def check_against_training_templates(records, n_generated: int = 20000, split: str = "train"):
+    """Return a list of problems: cases that reuse a phrasing of the training split ``split`` ("train", or
+    "all" for a model trained on the dev split's phrasings too) or a whole generated training sentence."""
     import re
 
     from shadowpeft_ros.interpreter import data
@@ -211,13 +212,13 @@ def check_against_training_templates(records, n_generated: int = 20000):
     def norm(text):
         return " ".join(re.findall(r"[a-z0-9'./]+", text.lower().replace(",", " ")))
 
-    phrasings = set(data.train_phrasings())
+    phrasings = set(data.train_phrasings(split))
     rng_questions = set()
     import random
 
     rng = random.Random(0)
     for _ in range(2000):
-        template, question, _ = data.oos_question(rng, "train")
+        template, question, _ = data.oos_question(rng, split)
         phrasings.add(template)
         rng_questions.add(norm(question))
     patterns = []
@@ -229,7 +230,7 @@ def check_against_training_templates(records, n_generated: int = 20000):
         slot = {"x": r"\S+(?:\s+\S+){0,3}", "opword": r"(?:plus|minus|times|and)"}
         regex = r"\b" + r"\s+".join(slot.get(w, re.escape(w)) for w in words) + r"\b"
         patterns.append((phrase, re.compile(regex)))
-    generated = {norm(e.text) for e in data.generate("train", n_generated, seed=0, asr_noise_share=0.0)}
+    generated = {norm(e.text) for e in data.generate(split, n_generated, seed=0, asr_noise_share=0.0)}
     problems = []
     for record in records:
         text = norm(record.get("text", ""))
@@ -246,9 +247,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="Directory for cases.jsonl and audio/.")
     parser.add_argument("--no-audio", action="store_true", help="Write text cases only, and no WAV files.")
     parser.add_argument("--check", action="store_true", help="Only check the phrasings against the train templates.")
+    parser.add_argument("--split", choices=("train", "all"), default="train",
+                        help="The training split to check against: all for an adapter trained with --phrasings all.")
     args = parser.parse_args(argv)
     records = case_records(with_audio=not args.no_audio)
-    problems = check_against_training_templates(records)
+    problems = check_against_training_templates(records, split=args.split)
     for problem in problems:
         print(problem, file=sys.stderr)
     if args.check:

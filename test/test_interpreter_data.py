@@ -222,3 +222,25 @@ def test_training_draws_plain_phrasings_more_often_and_the_dev_split_uniformly()
     assert head == pytest.approx(HEAD_SHARE + (1 - HEAD_SHARE) * HEAD_SIZE / len(items), abs=0.03)
     # The dev split draws exactly as a plain uniform choice would, so its examples do not move.
     assert [_pick(dev_rng, items, "dev") for _ in range(200)] == [plain_rng.choice(items) for _ in range(200)]
+
+
+def test_the_all_split_trains_on_dev_phrasings_too_and_leaves_both_streams_alone():
+    from shadowpeft_ros.interpreter import data
+
+    train = {t for e in generate("train", 3000, 0) for t in e.templates}
+    dev = {t for e in generate("dev", 1000, 0) for t in e.templates}
+    every = {t for e in generate("all", 3000, 0) for t in e.templates}
+    assert every & dev and every & train, "a final model draws from both splits' phrasings"
+    assert set(data.train_phrasings()) < set(data.train_phrasings("all"))
+    # Both splits keep their tables (so their streams), and a table's plain head stays its head.
+    for table in (data.SUFFIXES, data.MOVE_VERBS["forward"], data.ACTION_PHRASES[("posture", "sit")]):
+        assert table["all"][: len(table["train"])] == table["train"]
+        assert set(table["all"]) == set(table["train"]) | set(table["dev"])
+    # It is a training split: it gets the training-only draws (chatter here), which the dev split never does.
+    ends = tuple(c.lower() for c in data.CHATTER)
+    chatty = sum(e.text.lower().rstrip(".!").endswith(ends) for e in generate("all", 1000, 0) if not e.noisy)
+    assert chatty > 50
+    with pytest.raises(ValueError, match="split"):
+        data.train_phrasings("dev")
+    with pytest.raises(ValueError, match="split"):
+        generate("test", 3)

@@ -238,3 +238,11 @@ def test_a_wider_injection_grows_from_a_trained_adapter_without_changing_its_out
     with pytest.raises(ValueError, match="only a wider shadow injection"):
         train(tiny_train_config("shadow", backbones["qwen3"], tmp_path / "other", steps=1, shadow_r=8,
                                 init_adapter=str(tmp_path / "narrow")), progress=False)
+
+
+def test_training_on_every_phrasing_is_named_and_checked():
+    from shadowpeft_ros.interpreter.config import TrainConfig
+
+    assert TrainConfig(phrasings="all").phrasings == "all"
+    with pytest.raises(ValueError, match="phrasings"):
+        TrainConfig(phrasings="dev")

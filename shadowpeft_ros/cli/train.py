@@ -46,6 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument("--asr-cache", default=None, help=helps["asr_cache"])
     parser.add_argument("--kind-weights", type=_weights, default=None, metavar="C,M,O,R", help=helps["kind_weights"])
     parser.add_argument("--step-weights", type=_weights, default=None, metavar="W2,W3,W4", help=helps["step_weights"])
+    parser.add_argument("--phrasings", choices=("train", "all"), default=defaults.phrasings, help=helps["phrasings"])
     parser.add_argument("--shadow-r", type=int, default=defaults.shadow_r, help=helps["shadow_r"])
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
     parser.add_argument("--shadow-update-hidden", type=int, default=defaults.shadow_update_hidden,
@@ -85,7 +86,7 @@ def _config_from_args(args, method=None):
         n_dev=args.n_dev, save_every=args.save_every, resume=args.resume, save_dtype=args.save_dtype,
         init_adapter=args.init_adapter.replace("{method}", method) if args.init_adapter else None,
         shadow_r=args.shadow_r, stage=args.stage, asr_cache=args.asr_cache, kind_weights=args.kind_weights,
-        step_weights=args.step_weights,
+        step_weights=args.step_weights, phrasings=args.phrasings,
         shadow_layers=args.shadow_layers, shadow_update_hidden=args.shadow_update_hidden,
         shadow_aux_weight=args.shadow_aux_weight,
         shadow_injection_lr_scale=args.shadow_injection_lr_scale, lora_r=args.lora_r,

@@ -74,6 +74,12 @@ class TrainConfig:
         metadata={"help": "Weights of 2, 3 and 4 actions in generated multi-step training examples (default: the "
                           "generator's STEP_WEIGHTS)."},
     )
+    phrasings: str = field(
+        default="train",
+        metadata={"help": "Which phrasings generated training examples draw from: train (the dev split's stay held "
+                          "out), or all, for a final model once a recipe is chosen on the dev split, whose figures "
+                          "then measure no held-out phrasings."},
+    )
     # ShadowPEFT
     shadow_r: int = field(default=16, metadata={"help": "ShadowConfig.r: rank of the injection bottleneck."})
     shadow_update_hidden: Optional[int] = field(
@@ -137,7 +143,10 @@ class TrainConfig:
             raise ValueError(f"shadow_injection_lr_scale must be positive, got {self.shadow_injection_lr_scale}")
         if self.shadow_aux_weight < 0:
             raise ValueError(f"shadow_aux_weight must be >= 0, got {self.shadow_aux_weight}")
-        from .data import KINDS, STEP_COUNTS, check_weights
+        from .data import KINDS, STEP_COUNTS, TRAINING_SPLITS, check_weights
+
+        if self.phrasings not in TRAINING_SPLITS:
+            raise ValueError(f"phrasings must be one of {TRAINING_SPLITS}, got {self.phrasings!r}")
 
         if self.kind_weights is not None:
             self.kind_weights = list(check_weights("kind_weights", self.kind_weights, len(KINDS)))

@@ -41,7 +41,10 @@ from ..safety import MotionDefaults
 from .compact import SEPARATOR, parse_compact
 from .normalise import normalise_utterance
 
-SPLITS = ("train", "dev")
+# "all" trains on the phrasings of both splits, with the training-only draws: for a final model, once a recipe
+# has been chosen on the dev split. Such a model has no held-out phrasings left on the dev split to measure.
+SPLITS = ("train", "dev", "all")
+TRAINING_SPLITS = ("train", "all")
 KINDS = ("command", "multi", "out_of_scope", "refusal")
 KIND_WEIGHTS = (0.38, 0.27, 0.23, 0.12)
 # How many actions a multi-step example has: 2, 3 or 4.
@@ -105,6 +108,8 @@ def _split(items: Sequence) -> Dict[str, list]:
     for split, chosen in out.items():
         if not chosen:  # a table too small for the hash still needs both splits
             out[split] = [items[0] if split == "train" else items[-1]]
+    # Train first, so the plain head of a table (``_pick``) stays its head.
+    out["all"] = out["train"] + [item for item in out["dev"] if item not in out["train"]]
     return out
 
 
@@ -118,7 +123,7 @@ HEAD_SIZE = 5
 
 def _pick(rng: random.Random, items: Sequence, split: str):
     """Draw one phrasing of a table's split: in training, from its plain head with probability HEAD_SHARE."""
-    if split == "train" and len(items) > HEAD_SIZE and rng.random() < HEAD_SHARE:
+    if split in TRAINING_SPLITS and len(items) > HEAD_SIZE and rng.random() < HEAD_SHARE:
         return rng.choice(items[:HEAD_SIZE])
     return rng.choice(items)
 
@@ -1011,7 +1016,7 @@ def _wrap(rng: random.Random, split: str, text: str) -> Tuple[str, Tuple[str, ..
     if rng.random() < 0.25:
         suffix = _pick(rng, SUFFIXES[split], split)
         text, templates = text + suffix, templates + [suffix]
-    if split == "train" and rng.random() < CHATTER_SHARE:
+    if split in TRAINING_SPLITS and rng.random() < CHATTER_SHARE:
         text += _chatter(rng)
     return text, tuple(templates)
 
@@ -1052,8 +1057,8 @@ LIST_ENDS = (", and ", ", ", " and ", ", and then ", ", then ")
 
 def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
     count = rng.choices(STEP_COUNTS, weights=step_weights)[0]
-    repeat = split == "train" and count >= 3 and rng.random() < REPEAT_SHARE
-    listed = split == "train" and rng.random() < LIST_SHARE
+    repeat = split in TRAINING_SPLITS and count >= 3 and rng.random() < REPEAT_SHARE
+    listed = split in TRAINING_SPLITS and rng.random() < LIST_SHARE
     texts, targets, templates, clauses = [], [], [], []
     for i in range(count):
         clause = clauses[i - 2] if repeat and i >= 2 else _clause(rng, split)
@@ -1082,7 +1087,7 @@ FAMILY_SHARE = 0.5
 
 
 def _out_of_scope(rng, split) -> Example:
-    families = split == "train" and rng.random() < FAMILY_SHARE
+    families = split in TRAINING_SPLITS and rng.random() < FAMILY_SHARE
     if rng.random() < (0.5 if families else 0.3):
         template = rng.choice((CANNOT_FAMILIES if families else CANNOT)[split])
         wrapper = rng.choice(CANNOT_WRAPPERS[split])
@@ -1112,17 +1117,20 @@ def _refusal(rng, split) -> Example:
 _MAKERS = {"command": _command, "multi": _multi, "out_of_scope": _out_of_scope, "refusal": _refusal}
 
 
-def train_phrasings() -> List[str]:
-    """Return every train-split phrasing (with ``{slot}`` placeholders), for checks that cases stay held out."""
-    tables = [t["train"] for t in MOVE_VERBS.values()] + [t["train"] for t in SPEED_WORDS.values()] + \
-             [t["train"] for t in ACTION_PHRASES.values()] + \
-             [EXPLICIT_SPEED["train"], TURN_TEMPLATES["train"], WAIT_TEMPLATES["train"], CONNECTORS["train"],
-              PREFIXES["train"], SUFFIXES["train"], REFUSALS["train"], OOS_WRAPPERS["train"], CANNOT["train"],
-              CANNOT_WRAPPERS["train"], NOUN_FRAMES["train"], DISTANCE_FRAMES["train"], ARITHMETIC_QUESTIONS["train"],
-              CAPITAL_QUESTIONS["train"], OPEN_QUESTIONS["train"], CANNOT_FAMILIES["train"]]
+def train_phrasings(split: str = "train") -> List[str]:
+    """Return every phrasing a training split draws from (with ``{slot}`` placeholders), for checks that cases
+    stay held out: ``"train"``, or ``"all"`` for a model trained on the dev split's phrasings too."""
+    if split not in TRAINING_SPLITS:
+        raise ValueError(f"split must be one of {TRAINING_SPLITS}, got {split!r}")
+    tables = [t[split] for t in MOVE_VERBS.values()] + [t[split] for t in SPEED_WORDS.values()] + \
+             [t[split] for t in ACTION_PHRASES.values()] + \
+             [EXPLICIT_SPEED[split], TURN_TEMPLATES[split], WAIT_TEMPLATES[split], CONNECTORS[split],
+              PREFIXES[split], SUFFIXES[split], REFUSALS[split], OOS_WRAPPERS[split], CANNOT[split],
+              CANNOT_WRAPPERS[split], NOUN_FRAMES[split], DISTANCE_FRAMES[split], ARITHMETIC_QUESTIONS[split],
+              CAPITAL_QUESTIONS[split], OPEN_QUESTIONS[split], CANNOT_FAMILIES[split]]
     phrasings = [p for table in tables for p in table]
-    phrasings += [phrase for phrase, _, _ in FIXED_TURNS["train"]] + [q for q, _ in FACTS["train"]]
-    phrasings += [template for template, _ in SEQUENCE_QUESTIONS["train"]] + list(CHATTER)
+    phrasings += [phrase for phrase, _, _ in FIXED_TURNS[split]] + [q for q, _ in FACTS[split]]
+    phrasings += [template for template, _ in SEQUENCE_QUESTIONS[split]] + list(CHATTER)
     return phrasings
 
 

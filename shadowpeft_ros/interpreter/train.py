@@ -381,7 +381,10 @@ def train(config: TrainConfig, model=None, tokenizer=None, train_examples: Optio
             logger.warning("training on %d real Whisper transcripts from %s", len(spoken), config.asr_cache)
         weights = {k: v for k, v in (("kind_weights", config.kind_weights), ("step_weights", config.step_weights))
                    if v is not None}
-        train_examples = generate("train", config.n_train - len(spoken), config.seed, **weights) + spoken
+        if config.phrasings != "train":
+            logger.warning("training on the dev split's phrasings too (phrasings=%s): the dev loss and dev reports "
+                           "of this adapter measure no held-out phrasings", config.phrasings)
+        train_examples = generate(config.phrasings, config.n_train - len(spoken), config.seed, **weights) + spoken
     train_examples = list(train_examples)
     if dev_examples is None:
         dev_examples = generate("dev", config.n_dev, DEV_LOSS_SEED)
