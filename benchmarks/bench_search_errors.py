@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections import Counter
 from pathlib import Path
+
+from shadowpeft_ros.plan import POSTURES, TRICKS
 
 
 def sequence_log_prob(model, tokenizer, text: str, answer: str) -> float:
@@ -33,7 +36,8 @@ def sequence_log_prob(model, tokenizer, text: str, answer: str) -> float:
     return float(torch.log_softmax(logits[scored], dim=-1).gather(1, targets[scored][:, None]).sum())
 
 
-POSTURE_AND_TRICK = {"sit", "stand", "lie_down", "spin", "dance", "wave", "stretch", "stop"}
+# The one-word actions of the plan language: a wrong one among them is an idiom read as another action.
+POSTURE_AND_TRICK = set(POSTURES + TRICKS) | {"stop"}
 
 
 def error_category(expected: str, greedy: str) -> str:
@@ -107,12 +111,9 @@ def main(argv=None) -> int:
         print(f"{path}: {len(wrong)} of {len(commands)} commands wrong; {search} search errors (the expected plan "
               f"is more probable), {len(wrong) - search} model errors; median log p(greedy) - log p(expected) "
               f"{report[path]['median_gap_nats']} nats", flush=True)
-        categories = {}
-        for w in wrong:
-            categories[w["category"]] = categories.get(w["category"], 0) + 1
-        report[path]["categories"] = categories
-        print("  by first difference: " + ", ".join(f"{name} {count}" for name, count in
-                                                     sorted(categories.items(), key=lambda kv: -kv[1])))
+        categories = Counter(w["category"] for w in wrong)
+        report[path]["categories"] = dict(categories)
+        print("  by first difference: " + ", ".join(f"{name} {count}" for name, count in categories.most_common()))
         del engine
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -243,11 +243,13 @@ def check_against_training_templates(records, n_generated: int = 20000, split: s
 
 
 def main(argv=None) -> int:
+    from shadowpeft_ros.interpreter import data
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE, help="Directory for cases.jsonl and audio/.")
     parser.add_argument("--no-audio", action="store_true", help="Write text cases only, and no WAV files.")
     parser.add_argument("--check", action="store_true", help="Only check the phrasings against the train templates.")
-    parser.add_argument("--split", choices=("train", "all"), default="train",
+    parser.add_argument("--split", choices=data.TRAINING_SPLITS, default="train",
                         help="The training split to check against: all for an adapter trained with --phrasings all.")
     args = parser.parse_args(argv)
     records = case_records(with_audio=not args.no_audio)

@@ -18,6 +18,7 @@ examples:
 
 def register(subparsers) -> None:
     from ..interpreter.config import METHODS, SCHEDULES, STAGES, TrainConfig
+    from ..interpreter.data import TRAINING_SPLITS
 
     defaults = TrainConfig()
     helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument("--asr-cache", default=None, help=helps["asr_cache"])
     parser.add_argument("--kind-weights", type=_weights, default=None, metavar="C,M,O,R", help=helps["kind_weights"])
     parser.add_argument("--step-weights", type=_weights, default=None, metavar="W2,W3,W4", help=helps["step_weights"])
-    parser.add_argument("--phrasings", choices=("train", "all"), default=defaults.phrasings, help=helps["phrasings"])
+    parser.add_argument("--phrasings", choices=TRAINING_SPLITS, default=defaults.phrasings, help=helps["phrasings"])
     parser.add_argument("--shadow-r", type=int, default=defaults.shadow_r, help=helps["shadow_r"])
     parser.add_argument("--shadow-layers", type=int, default=defaults.shadow_layers, help=helps["shadow_layers"])
     parser.add_argument("--shadow-update-hidden", type=int, default=defaults.shadow_update_hidden,
