@@ -56,7 +56,7 @@ class Harness:
 
     def tick(self):
         if self.odometry:
-            self.ex.update_odometry(Pose2D(self.t, self.base.x, self.base.y, self.base.yaw))
+            self.ex.update_odometry(Pose2D(self.t, self.base.x, self.base.y, self.base.yaw, measured=self.t))
         result = self.ex.tick(self.t)
         self.events += result.events
         self.twists.append(result.twist)
@@ -204,6 +204,29 @@ def test_watchdog_zeroes_when_ticks_stall():
     h.t += 1.0
     first = h.tick().twist
     assert first[0] <= SafetyLimits().max_linear_accel_mps2 * DT + 1e-9
+
+
+def test_odometry_queued_through_a_stall_still_counts_at_the_goal():
+    # A loaded machine starved the control loop for 0.5 s at the end of a move while the dog, holding its
+    # last command, swung 6 degrees. The readings taken meanwhile arrive together when the node wakes: by
+    # arrival they are 0 s apart and would barely move the heading filter, so the move would end 6 degrees
+    # off (a fresh-clone CI run ended a sequence 5.4 degrees off this way). Their own stamps span 0.5 s.
+    h = Harness()
+    h.submit("a", plan(move(distance=1.0, speed=0.3)))
+    while h.base.x < 0.985:
+        h.tick()
+    assert h.final("a") is None
+    taken = []
+    for k in range(1, 11):
+        h.base.step(DT)
+        h.base.yaw += math.radians(0.6)
+        taken.append((h.base.x, h.base.y, h.base.yaw, h.t + k * DT))
+    h.t += 10 * DT
+    for x, y, yaw, measured in taken:
+        h.ex.update_odometry(Pose2D(h.t, x, y, yaw, measured=measured))
+    assert h.base.x >= 1.0 - ExecutorOptions().position_tolerance_m  # at the goal: only the heading is left
+    assert h.run_until_final("a").outcome == "done"
+    assert abs(math.degrees(h.base.yaw)) <= ExecutorOptions().heading_tolerance_deg + 0.5
 
 
 def test_over_limit_plan_is_clamped_or_refused_per_policy():

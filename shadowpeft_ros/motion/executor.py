@@ -25,7 +25,12 @@ _MOVE_UNITS = {"forward": (1.0, 0.0), "backward": (-1.0, 0.0), "left": (0.0, 1.0
 
 @dataclass(frozen=True)
 class Pose2D:
-    """Planar odometry: position (m), heading (rad) and body-frame speeds, stamped with the receive time."""
+    """Planar odometry: position (m), heading (rad) and body-frame speeds, stamped with the receive time.
+
+    ``measured`` is the robot's own stamp of the reading (the message header), when it has one. Freshness
+    is judged by arrival, but time between readings by ``measured``: after the node stalls, the readings
+    queued meanwhile arrive in one burst, and only their own stamps still say how far apart they were taken.
+    """
 
     stamp: float
     x: float
@@ -34,6 +39,7 @@ class Pose2D:
     vx: float = 0.0
     vy: float = 0.0
     wz: float = 0.0
+    measured: Optional[float] = None
 
     @property
     def speed(self) -> float:
@@ -71,6 +77,15 @@ def clamp_twist(twist: Tuple[float, float, float], limits: SafetyLimits) -> Tupl
         vx, vy = vx * lin / speed, vy * lin / speed
     vx, vy = max(-lin, min(lin, vx)), max(-lin, min(lin, vy))
     return float(vx), float(vy), float(max(-ang, min(ang, wz)))
+
+
+def _reading_interval(previous: Optional[Pose2D], pose: Pose2D) -> float:
+    """Seconds between two odometry readings: by the robot's stamps where both have them, else by arrival."""
+    if previous is None:
+        return 0.0
+    if pose.measured is not None and previous.measured is not None and pose.measured >= previous.measured:
+        return pose.measured - previous.measured
+    return max(0.0, pose.stamp - previous.stamp)
 
 
 def _wrap(angle: float) -> float:
@@ -151,8 +166,7 @@ class MotionExecutor:
             run.last_yaw = pose.yaw
         if run is not None and run.start_pose is not None and isinstance(run.action, Move):
             # A trot rocks the heading by a few degrees each step; hold the mean, not every wiggle.
-            dt = pose.stamp - self._odom.stamp if self._odom is not None else 0.0
-            a = min(1.0, max(0.0, dt) / self.options.heading_filter_s)
+            a = min(1.0, _reading_interval(self._odom, pose) / self.options.heading_filter_s)
             run.heading_error += a * (_wrap(run.plan_heading - pose.yaw) - run.heading_error)
         self._odom = pose
 

@@ -211,11 +211,14 @@ class MotionNode(Node):
         self._publish_events(events)
 
     def odom_callback(self, msg: Odometry) -> None:
-        """Record odometry, stamped with its arrival on this node's clock."""
+        """Record odometry, stamped with its arrival on this node's clock and with the driver's own stamp."""
         q = msg.pose.pose.orientation
+        header = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         pose = Pose2D(stamp=self._now(), x=msg.pose.pose.position.x, y=msg.pose.pose.position.y,
                       yaw=yaw_from_quaternion(q.w, q.x, q.y, q.z), vx=msg.twist.twist.linear.x,
-                      vy=msg.twist.twist.linear.y, wz=msg.twist.twist.angular.z)
+                      vy=msg.twist.twist.linear.y, wz=msg.twist.twist.angular.z,
+                      # Some drivers leave the header unstamped; then only arrival times are known.
+                      measured=header if header > 0.0 else None)
         with self._lock:
             self.core.update_odometry(pose)
             self._last_odom = pose.stamp
