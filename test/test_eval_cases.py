@@ -123,3 +123,30 @@ def test_limit_and_whole_file_errors(tmp_path):
         load_cases(tmp_path / "absent.jsonl")
     with pytest.raises(CaseFileError, match="holds no cases"):
         load_cases(write(tmp_path / "empty.jsonl", ""))
+
+
+def _make_selection_module():
+    spec = importlib.util.spec_from_file_location("make_selection", ROOT / "eval" / "make_selection.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_selection_set_is_committed_as_generated_and_loads():
+    module = _make_selection_module()
+    committed = [json.loads(line) for line in (ROOT / "eval" / "selection.jsonl").read_text().splitlines()]
+    assert committed == module.selection_records()
+    cases = load_cases(ROOT / "eval" / "selection.jsonl")
+    assert not [c.error for c in cases if c.error]
+    assert {c.kind for c in cases} == {"command", "out_of_scope", "refusal"}
+
+
+def test_the_selection_set_stays_apart_from_the_generator_and_the_cases():
+    module = _make_selection_module()
+    assert module.check(module.selection_records(), n_generated=5000) == []
+    # The check would catch an utterance lifted from a case, and a phrasing of the dev split.
+    leaks = module.check([{"id": "a", "text": "Please march ahead one meter, afterwards veer left."}], n_generated=200)
+    assert any("shares 'march ahead one meter'" in p for p in leaks)
+    dev_only = [{"id": "b", "text": "Get back two meters."}]  # "get back" is a dev-split phrasing
+    assert module.check(dev_only, n_generated=200) and not module._mc.check_against_training_templates(
+        dev_only, n_generated=200)
