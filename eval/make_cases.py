@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -161,16 +162,26 @@ AUDIO = [
 ]
 
 
-def case_records(with_audio: bool = True):
-    """Return the case-file records: every case as text, then the spoken ones as audio cases."""
-    by_id = {}
+def text_records(cases, prefix: str):
+    """Return typed case-file records for (id, text, expected plan, out_of_scope) tuples, ids as PREFIX-id."""
     records = []
-    for case_id, text, expected, oos in CASES:
-        record = {"id": f"text-{case_id}", "text": text, "expected": expected}
+    for case_id, text, expected, oos in cases:
+        record = {"id": f"{prefix}-{case_id}", "text": text, "expected": expected}
         if oos:
             record["out_of_scope"] = True
         records.append(record)
-        by_id[case_id] = (text, expected, oos)
+    return records
+
+
+def utterance_words(text: str):
+    """Return the lower-case words of an utterance, as the phrasing checks compare them."""
+    return re.findall(r"[a-z0-9'./]+", text.lower().replace(",", " "))
+
+
+def case_records(with_audio: bool = True):
+    """Return the case-file records: every case as text, then the spoken ones as audio cases."""
+    records = text_records(CASES, "text")
+    by_id = {case_id: (text, expected, oos) for case_id, text, expected, oos in CASES}
     if with_audio:
         for case_id, voice, wpm, noise in AUDIO:
             text, expected, oos = by_id[case_id]
@@ -205,12 +216,10 @@ def synthesize_audio(out_dir: Path) -> None:
 def check_against_training_templates(records, n_generated: int = 20000, split: str = "train"):
     """Return a list of problems: cases that reuse a phrasing of the training split ``split`` ("train", or
     "all" for a model trained on the dev split's phrasings too) or a whole generated training sentence."""
-    import re
-
     from shadowpeft_ros.interpreter import data
 
     def norm(text):
-        return " ".join(re.findall(r"[a-z0-9'./]+", text.lower().replace(",", " ")))
+        return " ".join(utterance_words(text))
 
     phrasings = set(data.train_phrasings(split))
     rng_questions = set()

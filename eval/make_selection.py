@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -170,17 +169,7 @@ SELECTION = [
 
 def selection_records():
     """Return the selection-set records (typed only)."""
-    records = []
-    for case_id, text, expected, oos in SELECTION:
-        record = {"id": f"sel-{case_id}", "text": text, "expected": expected}
-        if oos:
-            record["out_of_scope"] = True
-        records.append(record)
-    return records
-
-
-def _words(text: str):
-    return re.findall(r"[a-z0-9'.]+", text.lower().replace(",", " "))
+    return _mc.text_records(SELECTION, "sel")
 
 
 def check_apart_from_cases(records, cases_path: Path = HERE / "cases.jsonl", n: int = 4):
@@ -188,12 +177,12 @@ def check_apart_from_cases(records, cases_path: Path = HERE / "cases.jsonl", n: 
     grams = {}
     for line in cases_path.read_text().splitlines():
         case = json.loads(line)
-        words = _words(case.get("text", ""))
+        words = _mc.utterance_words(case.get("text", ""))
         for i in range(len(words) - n + 1):
             grams.setdefault(tuple(words[i:i + n]), case["id"])
     problems = []
     for record in records:
-        words = _words(record["text"])
+        words = _mc.utterance_words(record["text"])
         for i in range(len(words) - n + 1):
             gram = tuple(words[i:i + n])
             if gram in grams:

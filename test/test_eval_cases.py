@@ -12,11 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_SIT = {"route": "local", "actions": [{"type": "posture", "name": "sit"}], "say": ""}
 
 
-def _make_cases_module():
-    spec = importlib.util.spec_from_file_location("make_cases", ROOT / "eval" / "make_cases.py")
+def _eval_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _make_cases_module():
+    return _eval_script("make_cases")
 
 
 def write(path: Path, *lines) -> Path:
@@ -126,10 +130,7 @@ def test_limit_and_whole_file_errors(tmp_path):
 
 
 def _make_selection_module():
-    spec = importlib.util.spec_from_file_location("make_selection", ROOT / "eval" / "make_selection.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _eval_script("make_selection")
 
 
 def test_the_selection_set_is_committed_as_generated_and_loads():

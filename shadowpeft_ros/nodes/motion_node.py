@@ -29,6 +29,7 @@ from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.time import Time
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -213,7 +214,7 @@ class MotionNode(Node):
     def odom_callback(self, msg: Odometry) -> None:
         """Record odometry, stamped with its arrival on this node's clock and with the driver's own stamp."""
         q = msg.pose.pose.orientation
-        header = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        header = Time.from_msg(msg.header.stamp).nanoseconds * 1e-9
         pose = Pose2D(stamp=self._now(), x=msg.pose.pose.position.x, y=msg.pose.pose.position.y,
                       yaw=yaw_from_quaternion(q.w, q.x, q.y, q.z), vx=msg.twist.twist.linear.x,
                       vy=msg.twist.twist.linear.y, wz=msg.twist.twist.angular.z,
