@@ -3,11 +3,12 @@
     .venv/bin/python benchmarks/bench_plain_commands.py [--adapter models/adapters/shadow] [--attached]
 
 The dev split measures paraphrases; the plainest phrasings train (``data.CORE_PHRASINGS``), so it
-cannot show whether "turn left and sit" keeps its sit. These 16 sentences are our own (none is an
-evaluation case) and mostly combine plain phrasings into 2-4 actions. Each is decoded by the
-detached shadow (and with ``--attached`` by backbone + shadow) and compared with its plan as
-``shadowpeft eval`` compares plans ("turn left" is "turn left 90"). Prints each output with its
-confidence and the number right per path.
+cannot show whether "turn left and sit" keeps its sit. These 21 sentences are our own (none is an
+evaluation case) and mostly combine plain phrasings into 2-4 actions; the last five say a count,
+"come here", and a half after its unit. Each is decoded by the detached shadow (and with
+``--attached`` by backbone + shadow) and compared with its plan as ``shadowpeft eval`` compares
+plans ("turn left" is "turn left 90"). Prints each output with its confidence and the number right
+per path.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ PLAIN_COMMANDS = (
     ("turn around and lie down", "turn left 180 ; lie_down"),
     ("walk forward two meters, turn left, walk forward one meter, then sit",
      "move forward 2 m ; turn left ; move forward 1 m ; sit"),
+    # Counts repeat an action; "come here" is a walk toward the speaker; the half may follow the unit.
+    ("spin twice", "spin ; spin"),
+    ("turn left two times", "turn left ; turn left"),
+    ("wave three times", "wave ; wave ; wave"),
+    ("come here", "move forward"),
+    ("walk forward a meter and a half", "move forward 1.5 m"),
 )
 
 

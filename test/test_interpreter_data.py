@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import re
+
 import pytest
 
 from shadowpeft_ros.interpreter.data import FIXED_TURNS, REFUSAL_SAY, asr_noise, generate, number_words, say_number
@@ -149,7 +151,23 @@ def test_units_stay_as_said():
     fixed = {phrase: f"turn {d} {int(angle)}" for phrase, d, angle in FIXED_TURNS["train"]}
     turns = [(e.templates[0], e.attached) for e in generate("train", 4000, 0)
              if e.kind == "command" and e.templates and e.templates[0] in fixed]
-    assert turns and all(fixed[phrase] == target for phrase, target in turns)
+    # A count ("face left twice") repeats the turn.
+    assert turns and all(set(target.split(" ; ")) == {fixed[phrase]} for phrase, target in turns)
+
+
+def test_a_said_count_repeats_the_action_and_nothing_else():
+    commands = [e for e in generate("train", 6000, 1) if e.kind == "command" and not e.noisy]
+    counted = [e for e in commands if re.search(r"\b(?:twice|thrice|[23] times)\b", normalise_utterance(e.text))]
+    assert len(counted) > 50
+    for e in counted:
+        steps = e.attached.split(" ; ")
+        said = normalise_utterance(e.text)
+        want = 2 if re.search(r"\b(?:twice|2 times)\b", said) else 3
+        assert len(steps) == want and len(set(steps)) == 1, (e.text, e.attached)
+        assert steps[0].split(" ")[0] not in ("sit", "stand", "lie_down", "stop"), e.text
+        e.plan  # parses
+    # Single commands without a count stay one action.
+    assert all(" ; " not in e.attached for e in commands if e not in counted)
 
 
 def test_number_rendering():

@@ -49,6 +49,22 @@ from shadowpeft_ros.interpreter.normalise import normalise_utterance
     ("walk forward to meters", "walk forward 2 m"),
     ("move for meters", "move 4 m"),
     ("Work forward 1 meter, then turn left and hit.", "work forward 1 m, then turn left and hit."),
+    # The half after the unit, a number hyphenated to its unit, a decimal typed without its zero.
+    ("retreat a meter and a half", "retreat 1.5 m"),
+    ("walk two metres and a half", "walk 2.5 m"),
+    ("back up a foot and a half", "back up 1.5 ft"),
+    ("wait a minute and a half", "wait 1.5 min"),
+    ("do a 90-degree turn", "do a 90 deg turn"),
+    ("take a two-meter walk", "take a 2 m walk"),
+    ("a half-metre step", "0.5 m step"),
+    ("go forward .5 m", "go forward 0.5 m"),
+    ("at one meter every second", "at 1 m/s"),
+    ("three meters each second", "3 m/s"),
+    ("at 1 m per sec", "at 1 m/s"),
+    # Distances far over any limit arrive in metres, for the safety limits to refuse.
+    ("walk a kilometre", "walk 1000 m"),
+    ("run 2 km", "run 2000 m"),
+    ("run a mile", "run 1609.344 m"),
 ])
 def test_numbers_and_units(said, written):
     assert normalise_utterance(said) == written
@@ -70,6 +86,9 @@ def test_numbers_and_units(said, written):
     "make a quarter turn to the left",
     "sit and one more thing",
     "go back half a meager and ends it",  # a misheard unit is not guessed
+    "walk 1 m and a half turn left",  # "a half turn" is an angle, not half a metre more
+    "do the 2-step",
+    "sit.5 times",
 ])
 def test_words_that_look_like_numbers_stay_words(text):
     assert normalise_utterance(text) == text

@@ -65,6 +65,10 @@ _ONE_COUNTS = r"and|point|hundred|thousand|half|" + _UNIT_ALTERNATION
 _SPACE = re.compile(r"\s+")
 _GLUED = re.compile(rf"(?<![\w.])({_NUMBER})({_UNIT_ALTERNATION})(?![\w/])")
 _HYPHEN_NUMBER = re.compile(rf"\b({_NUMBER_WORD})-({_NUMBER_WORD})\b")
+# "a 90-degree turn", "a two-meter walk", "a half-metre step": the hyphen joins a number to its unit.
+_HYPHEN_UNIT = re.compile(rf"\b({_NUMBER}|{_NUMBER_WORD}|half)-({_UNIT_ALTERNATION})\b")
+# ".5 m" as typed: a decimal without its leading zero.
+_BARE_DECIMAL = re.compile(r"(?<![\w.])\.(\d)")
 _A_HUNDRED = re.compile(r"\b(?:a|an) (hundred|thousand)\b")
 _HUNDREDS_READING = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine) "
                                r"(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b(?! (?:hundred|thousand))")
@@ -78,10 +82,16 @@ _UNIT_SECOND = re.compile(rf"\b({_NUMBER_WORD}|{_NUMBER}) seconds?\b")
 _ORDINAL_WORD = re.compile(rf"\b(?:{'|'.join(_ORDINALS)})s?\b")
 _SENTINEL = re.compile(r"qq(\d+)qq")
 _AND_A_HALF = re.compile(rf"\b(?:(\d+)|({_NUMBER_WORD})) and (?:a )?half\b")
-_SPEED_WORDS = re.compile(r"\b(?:met(?:er|re)s?|m) (?:per|a|an) second\b")
+# "a metre and a half", "two feet and a half": the half comes after the unit. Not "... and a half turn".
+_UNIT_AND_A_HALF = re.compile(rf"\b(\d+) ({_UNIT_ALTERNATION}) and a half\b(?![ -](?:turn|circle|rotation|spin|revolution))")
+_SPEED_WORDS = re.compile(r"\b(?:met(?:er|re)s?|m) (?:per|a|an|each|every) (?:second|sec)\b")
+# Distances far beyond any move, converted so that the plan carries metres and the safety limits refuse it
+# ("walk a kilometre" is 1000 m, over the 5 m limit) instead of the model meeting a unit it never saw.
+_LONG_UNITS = {"km": 1000.0, "mile": 1609.344}
+_LONG_DISTANCE = re.compile(rf"\b({_NUMBER}) (kilomet(?:er|re)s?|kms?|miles?)\b")
 _HOMOPHONE = re.compile(rf"\b({'|'.join(_HOMOPHONES)}) (?=(?:{_PLURAL_UNITS})\b)")
 _NUMBER_UNIT = re.compile(rf"\b({_NUMBER}) ({_UNIT_ALTERNATION})(?=$|[^\w/])")
-_ARTICLE_UNIT = re.compile(r"\b(?:a|an|one) (met(?:er|re)|centimet(?:er|re)|foot|inch|yard|degree|minute)\b")
+_ARTICLE_UNIT = re.compile(r"\b(?:a|an|one) (met(?:er|re)|centimet(?:er|re)|foot|inch|yard|degree|minute|kilomet(?:er|re)|mile)\b")
 # "a second" is a duration where the sentence ends or a courtesy follows ("freeze for a second now"), and an
 # ordinal before a noun ("a second turn"), so it is rewritten only before the words that close a command.
 _A_SECOND = re.compile(r"\b(?:a|one) second\b(?=$|[,.!?;]| (?:and|then|or so|please|before|now|for me|right away|"
@@ -130,6 +140,8 @@ def normalise_utterance(text: str) -> str:
     text = text.replace("’", "'").replace("½", " and a half")
     text = _HYPHEN_NUMBER.sub(r"\1 \2", _HYPHEN_NUMBER.sub(r"\1 \2", text))
     text = _GLUED.sub(r"\1 \2", text)
+    text = _HYPHEN_UNIT.sub(r"\1 \2", text)
+    text = _BARE_DECIMAL.sub(r"0.\1", text)
 
     # Idioms text2num does not know, rewritten into forms it does.
     text = _SPEED_WORDS.sub(SPEED_UNIT, text)
@@ -157,6 +169,10 @@ def normalise_utterance(text: str) -> str:
     text = _ONE_WORD.sub(lambda m: m.group(0) if _previous_is_number(text, m.start()) else keep(m), text)
     text = _alpha2digit()(text, "en", threshold=0)
     text = _SENTINEL.sub(lambda m: kept[int(m.group(1))], text)
+    text = _UNIT_AND_A_HALF.sub(lambda m: f"{_format(int(m.group(1)) + 0.5)} {m.group(2)}", text)
+    text = _LONG_DISTANCE.sub(
+        lambda m: f"{_format(float(m.group(1)) * _LONG_UNITS['km' if m.group(2).startswith('k') else 'mile'])} m",
+        text)
 
     text = _HOMOPHONE.sub(lambda m: _HOMOPHONES[m.group(1)] + " ", text)
     text = _NUMBER_UNIT.sub(lambda m: f"{m.group(1)} {_canonical_unit(m.group(2))}", text)
