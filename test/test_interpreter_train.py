@@ -101,7 +101,13 @@ def test_export_loads_without_backbone_files(backbones, tmp_path):
     from shadowpeft_ros.interpreter.decoding import decode_plans
 
     texts = ["sit", "walk forward two meters then turn left", "what is the capital of france"]
-    assert decode_plans(detached, detached_tokenizer, texts) == decode_plans(reference, tokenizer, texts)
+    # The same plans; the two paths sum in different orders, so probabilities agree to float precision only.
+    got, want = decode_plans(detached, detached_tokenizer, texts), decode_plans(reference, tokenizer, texts)
+    assert [(d.text, d.new_tokens, d.finished, d.gave_up) for d in got] == \
+        [(d.text, d.new_tokens, d.finished, d.gave_up) for d in want]
+    for d, w in zip(got, want):
+        assert d.confidence == pytest.approx(w.confidence, rel=1e-4)
+        assert d.log_probs == pytest.approx(w.log_probs, abs=1e-4)
 
 
 def test_missing_files_are_named_with_the_command_that_makes_them(tmp_path):
