@@ -1,8 +1,7 @@
 """Synthetic data: deterministic, complete coverage of the language, and held-out dev phrasings."""
 
-from collections import Counter
-
 import re
+from collections import Counter
 
 import pytest
 

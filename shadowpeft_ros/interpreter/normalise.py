@@ -87,8 +87,8 @@ _UNIT_AND_A_HALF = re.compile(rf"\b(\d+) ({_UNIT_ALTERNATION}) and a half\b(?![ 
 _SPEED_WORDS = re.compile(r"\b(?:met(?:er|re)s?|m) (?:per|a|an|each|every) (?:second|sec)\b")
 # Distances far beyond any move, converted so that the plan carries metres and the safety limits refuse it
 # ("walk a kilometre" is 1000 m, over the 5 m limit) instead of the model meeting a unit it never saw.
-_LONG_UNITS = {"km": 1000.0, "mile": 1609.344}
-_LONG_DISTANCE = re.compile(rf"\b({_NUMBER}) (kilomet(?:er|re)s?|kms?|miles?)\b")
+_METRES_PER_KM, _METRES_PER_MILE = 1000.0, 1609.344
+_LONG_DISTANCE = re.compile(rf"\b({_NUMBER}) (?:(kilomet(?:er|re)s?|kms?)|miles?)\b")
 _HOMOPHONE = re.compile(rf"\b({'|'.join(_HOMOPHONES)}) (?=(?:{_PLURAL_UNITS})\b)")
 _NUMBER_UNIT = re.compile(rf"\b({_NUMBER}) ({_UNIT_ALTERNATION})(?=$|[^\w/])")
 _ARTICLE_UNIT = re.compile(r"\b(?:a|an|one) (met(?:er|re)|centimet(?:er|re)|foot|inch|yard|degree|minute|kilomet(?:er|re)|mile)\b")
@@ -171,8 +171,7 @@ def normalise_utterance(text: str) -> str:
     text = _SENTINEL.sub(lambda m: kept[int(m.group(1))], text)
     text = _UNIT_AND_A_HALF.sub(lambda m: f"{_format(int(m.group(1)) + 0.5)} {m.group(2)}", text)
     text = _LONG_DISTANCE.sub(
-        lambda m: f"{_format(float(m.group(1)) * _LONG_UNITS['km' if m.group(2).startswith('k') else 'mile'])} m",
-        text)
+        lambda m: f"{_format(float(m.group(1)) * (_METRES_PER_KM if m.group(2) else _METRES_PER_MILE))} m", text)
 
     text = _HOMOPHONE.sub(lambda m: _HOMOPHONES[m.group(1)] + " ", text)
     text = _NUMBER_UNIT.sub(lambda m: f"{m.group(1)} {_canonical_unit(m.group(2))}", text)
