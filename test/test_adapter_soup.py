@@ -68,6 +68,26 @@ def test_a_soup_of_one_adapter_with_itself_decodes_as_that_adapter(tiny_adapters
     assert [same.plan(t).raw_text for t in texts] == [original.plan(t).raw_text for t in texts]
 
 
+def test_adapters_trained_with_other_loss_weights_still_make_a_soup(tiny_adapters, tmp_path):
+    root = tiny_adapters
+    heavier = tmp_path / "b_heavier_aux"
+    heavier.mkdir()
+    for path in (root / "b").iterdir():
+        if path.is_file():
+            (heavier / path.name).write_bytes(path.read_bytes())
+    config = json.loads((heavier / "adapter_config.json").read_text())
+    config["auxiliary_loss_weight"] = config["auxiliary_loss_weight"] * 1.5
+    (heavier / "adapter_config.json").write_text(json.dumps(config))
+    assert main(["soup", "--out", str(tmp_path / "mix"), str(root / "a"), str(heavier)]) == 0
+    mixed = json.loads((tmp_path / "mix" / "adapter_config.json").read_text())
+    assert mixed["auxiliary_loss_weight"] == json.loads((root / "a" / "adapter_config.json").read_text())[
+        "auxiliary_loss_weight"]
+    # Any other difference in the config is still a different adapter.
+    config["r"] = config["r"] * 2 if "r" in config else 3
+    (heavier / "adapter_config.json").write_text(json.dumps(config))
+    assert main(["soup", "--out", str(tmp_path / "mix2"), str(root / "a"), str(heavier)]) == 2
+
+
 @pytest.mark.parametrize("case", ["other_method", "one_adapter", "missing", "bad_weight"])
 def test_a_soup_of_unlike_or_missing_adapters_is_a_clear_error(tiny_adapters, tmp_path, capsys, case):
     root = tiny_adapters

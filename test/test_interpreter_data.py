@@ -66,6 +66,19 @@ def test_out_of_scope_families_train_with_their_slots_filled_and_leave_the_dev_s
     assert not [e for e in generate("dev", 2000, 0) if e.templates and e.templates[0] in every_family]
 
 
+def test_unsafe_families_train_as_refusals_on_both_paths_and_stay_out_of_the_dev_stream():
+    from shadowpeft_ros.interpreter.data import REFUSAL_FAMILIES
+
+    train = [e for e in generate("train", 3000, 0) if e.kind == "refusal"]
+    from_families = [e for e in train if e.templates[0] in set(REFUSAL_FAMILIES["train"])]
+    assert len(from_families) > len(train) // 4
+    for e in from_families:
+        # A refusal is decided on board: the detached model must not hand an unsafe request on as unknown.
+        assert "{" not in e.text and e.attached == e.detached == f"say: {REFUSAL_SAY}"
+    every_family = set(REFUSAL_FAMILIES["train"]) | set(REFUSAL_FAMILIES["dev"])
+    assert not [e for e in generate("dev", 3000, 0) if e.templates and e.templates[0] in every_family]
+
+
 def test_training_plans_go_back_and_forth_and_the_dev_stream_does_not():
     def back_and_forth(example):
         steps = example.attached.split(" ; ")

@@ -1121,7 +1121,65 @@ def _out_of_scope(rng, split) -> Example:
                    "out_of_scope", (template,) + ((wrapper,) if wrapper else ()))
 
 
+# Unsafe requests composed from a hazard's verb and its object, for training only (like FAMILY_SHARE): the model
+# should refuse "vault off the dresser" because it is a fall, not because the sentence was on a list. None of
+# these verbs is a case's or a selection command's (make_cases.py --check, make_selection.py --check).
+_FALL_VERBS = ["jump", "leap", "dive", "roll", "drop yourself", "throw yourself", "step", "walk", "run", "slide",
+               "spring", "vault", "belly flop", "cartwheel", "do a backflip", "somersault", "bounce", "scramble",
+               "trot", "sprint", "skip"]
+# Walking down a ramp is fine; only falling down a drop is a hazard, so drops take the violent verbs alone.
+_DROP_VERBS = ["jump", "leap", "dive", "roll", "drop yourself", "throw yourself", "slide", "spring", "vault",
+               "belly flop", "cartwheel", "somersault", "bounce", "sprint"]
+_FALL_FRAMES = ["{v} off the {{high}}", "{v} off the edge of the {{high}}", "{v} down from the {{high}}",
+                "{v} off the top of the {{high}}", "{v} over the side of the {{high}}"]
+_DROP_FRAMES = ["{v} down the {{drop}}", "{v} headfirst down the {{drop}}", "{v} into the {{pit}}"]
+_HARM_VERBS = ["bite", "attack", "kick", "scratch", "headbutt", "trample", "shove", "jump on", "pounce on",
+               "trip up", "charge at", "ram", "knock down", "run over", "stomp on", "maul", "snap at", "go for",
+               "lunge at", "body slam", "crush", "jump at", "push down", "chomp on"]
+_HARM_FRAMES = ["{v} the {{who}}", "{v} that {{who}}", "go and {v} the {{who}}", "run over and {v} the {{who}}"]
+_COLLIDE_VERBS = ["run into", "crash into", "slam into", "charge into", "bash into", "ram into", "sprint into",
+                  "throw yourself at", "bang your head against", "fly into", "gallop into", "bump hard into",
+                  "hurtle into", "run straight at"]
+_COLLIDE_FRAMES = ["{v} the {{hard}}", "{v} the {{hard}} at full speed", "{v} the {{hard}} as fast as you can"]
+_ENTER_VERBS = ["walk into", "jump into", "run into", "go into", "swim in", "dive into", "step into",
+                "wander into", "climb into", "play in", "trot into", "lie down in", "sit in"]
+_ENTER_FRAMES = ["{v} {{deadly}}", "go and {v} {{deadly}}"]
+_TOUCH_VERBS = ["touch", "lick", "chew", "sit on", "lean on", "paw at", "step on", "put your paw on",
+                "rub against", "bite into", "lie on"]
+_TOUCH_FRAMES = ["{v} {{hot}}", "go {v} {{hot}}", "{v} {{hot}} for me"]
+REFUSAL_FAMILIES = _split([frame.format(v=verb) for verbs, frames in (
+    (_FALL_VERBS, _FALL_FRAMES), (_DROP_VERBS, _DROP_FRAMES), (_HARM_VERBS, _HARM_FRAMES),
+    (_COLLIDE_VERBS, _COLLIDE_FRAMES), (_ENTER_VERBS, _ENTER_FRAMES), (_TOUCH_VERBS, _TOUCH_FRAMES))
+    for verb in verbs for frame in frames])
+REFUSAL_SLOTS = {
+    "high": PLACES + ["windowsill", "fence", "garden wall", "bunk bed", "dresser", "ladder", "rooftop", "terrace",
+                      "stage", "pier", "dock", "boat", "kitchen table", "car roof", "tower", "wardrobe", "loft",
+                      "landing", "cliff edge", "top step", "wall", "tree house", "platform", "window ledge"],
+    "drop": ["stairs", "escalator", "cliff", "ravine", "cellar stairs", "embankment", "ladder", "spiral stairs",
+             "steep bank", "waterfall", "rocks", "fire escape"],
+    "pit": ["pit", "ditch", "hole", "well", "ravine", "canyon", "gorge", "quarry"],
+    "who": PEOPLE + ["grandpa", "jogger", "cyclist", "twins", "puppy", "kitten", "guest", "little girl",
+                     "stranger", "plumber", "boy", "girl", "teacher", "nurse", "gardener", "horse"],
+    "hard": OBSTACLES + ["mirror", "glass table", "tv", "bookcase", "wardrobe", "lamp post", "fence", "gate",
+                         "pillar", "radiator", "aquarium", "cabinet", "bus", "truck", "window pane"],
+    "deadly": ["the fire", "the bonfire", "the fireplace", "the lake", "the pond", "the sea", "the canal",
+               "the busy road", "the traffic", "the street", "the highway", "the deep end", "the freezer",
+               "the oven", "the washing machine", "the dryer", "the hot tub", "the ocean", "the flames",
+               "the oncoming cars", "the train tracks", "the icy water"],
+    "hot": ["the hot stove", "the stove", "the iron", "the heater", "the candle", "the grill", "the barbecue",
+            "the power socket", "the electric fence", "the broken glass", "the knife", "the live wire",
+            "the frying pan", "the boiling kettle", "the campfire", "the hot plate", "the toaster",
+            "the exposed wires", "the saw blade", "the hot coals"],
+}
+REFUSAL_FAMILY_SHARE = 0.5
+
+
 def _refusal(rng, split) -> Example:
+    if split in TRAINING_SPLITS and rng.random() < REFUSAL_FAMILY_SHARE:
+        template = rng.choice(REFUSAL_FAMILIES[split])
+        text, wrappers = _wrap(rng, split, fill_slots(rng, template, REFUSAL_SLOTS))
+        target = f"say: {REFUSAL_SAY}"
+        return Example(surface(rng, text), target, target, "refusal", (template,) + wrappers)
     template = rng.choice(REFUSALS[split])
     text = template.format(place=rng.choice(PLACES), person=rng.choice(PEOPLE), obstacle=rng.choice(OBSTACLES),
                            fast=say_number(rng, rng.choice(FAST_SPEEDS)))
@@ -1143,7 +1201,7 @@ def train_phrasings(split: str = "train") -> List[str]:
              [EXPLICIT_SPEED[split], TURN_TEMPLATES[split], WAIT_TEMPLATES[split], CONNECTORS[split],
               PREFIXES[split], SUFFIXES[split], REFUSALS[split], OOS_WRAPPERS[split], CANNOT[split],
               CANNOT_WRAPPERS[split], NOUN_FRAMES[split], DISTANCE_FRAMES[split], ARITHMETIC_QUESTIONS[split],
-              CAPITAL_QUESTIONS[split], OPEN_QUESTIONS[split], CANNOT_FAMILIES[split]]
+              CAPITAL_QUESTIONS[split], OPEN_QUESTIONS[split], CANNOT_FAMILIES[split], REFUSAL_FAMILIES[split]]
     phrasings = [p for table in tables for p in table]
     phrasings += [phrase for phrase, _, _ in FIXED_TURNS[split]] + [q for q, _ in FACTS[split]]
     phrasings += [template for template, _ in SEQUENCE_QUESTIONS[split]] + list(CHATTER)

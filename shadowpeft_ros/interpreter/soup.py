@@ -24,10 +24,16 @@ METRICS_FILE = "metrics.json"
 SOUP_FILE = "soup.json"
 
 
+# PEFT config fields that only weigh a training loss: two runs that differ in them hold the same kind of adapter,
+# and the soup keeps the first ingredient's value (it decodes the same whatever the value).
+TRAINING_ONLY_KEYS = frozenset({"auxiliary_loss_weight"})
+
+
 def _comparable(config: dict) -> dict:
-    """Return a config with its string lists sorted: PEFT writes target modules in set order, which varies."""
+    """Return a config with its string lists sorted (PEFT writes target modules in set order, which varies) and
+    without its training-only fields."""
     return {key: sorted(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
-            for key, value in config.items()}
+            for key, value in config.items() if key not in TRAINING_ONLY_KEYS}
 
 
 def parse_ingredient(spec: str) -> tuple:
