@@ -151,3 +151,35 @@ def test_a_missed_deadline_of_the_loopback_server_says_how_to_give_it_longer(cap
     out = capsys.readouterr().out
     assert out.startswith("[outcome] refused: " + reason)
     assert ("interpreter.offload.deadline_s" in out) == hinted
+
+
+class _ExecutorThatFails:
+    """Stands in for an rclpy executor whose spin raises: the shutdown race cannot be timed in a test."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def spin(self):
+        raise self.error
+
+
+def test_a_callback_racing_the_shutdown_is_reported_in_one_line_and_one_before_it_still_raises(capsys):
+    import rclpy
+
+    from shadowpeft_ros.cli.dog import DogSession
+
+    started_here = not rclpy.ok()  # another test of this process may already hold the default context
+    if started_here:
+        rclpy.init()
+    try:
+        stopping = threading.Event()
+        # While the dog runs, a failing callback is a bug and must surface as one.
+        with pytest.raises(ValueError):
+            DogSession._spin(_ExecutorThatFails(ValueError("bad message")), stopping)
+        # Once the executor is shutting down (the context is still up), it is the race, told in one line.
+        stopping.set()
+        DogSession._spin(_ExecutorThatFails(RuntimeError("handle destroyed")), stopping)
+        assert "[shutdown] a callback ended with the shutdown: RuntimeError: handle destroyed" in capsys.readouterr().out
+    finally:
+        if started_here:
+            rclpy.try_shutdown()

@@ -410,7 +410,8 @@ class DogSession:
         with stop_on_signals(interrupt=True):
             nodes = []
             executor = MultiThreadedExecutor(num_threads=max(4, len(self.planned) + 2))
-            spinner = threading.Thread(target=self._spin, args=(executor,), daemon=True)
+            stopping = threading.Event()
+            spinner = threading.Thread(target=self._spin, args=(executor, stopping), daemon=True)
             try:
                 console = self._create_console()
                 executor.add_node(console)
@@ -427,6 +428,7 @@ class DogSession:
                 print("[shutdown] interrupted")
             finally:
                 # Stop spinning before destroying: a callback must never run on a destroyed node.
+                stopping.set()
                 executor.shutdown(timeout_sec=5.0)
                 if spinner.is_alive():
                     spinner.join(timeout=5.0)
@@ -442,7 +444,7 @@ class DogSession:
                 self.offload_state = node.offload_status()
 
     @staticmethod
-    def _spin(executor):
+    def _spin(executor, stopping: threading.Event):
         import rclpy
         from rclpy.executors import ExternalShutdownException
 
@@ -451,10 +453,12 @@ class DogSession:
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
         except Exception as exc:
-            if rclpy.ok():
+            # The context is still up while the executor shuts down (rclpy.ok() turns false only at
+            # try_shutdown), so a callback racing that shutdown is told apart by ``stopping``, not by the context.
+            if rclpy.ok() and not stopping.is_set():
                 raise
-            # A callback that raced the shutdown of the context: nothing is left to act on.
-            print(f"[shutdown] a callback ended with the context: {exc}")
+            # A callback that raced the shutdown: nothing is left to act on, but say what it was.
+            print(f"[shutdown] a callback ended with the shutdown: {type(exc).__name__}: {exc}")
 
     def _report(self) -> dict:
         utterances = []
