@@ -179,7 +179,8 @@ def test_a_callback_racing_the_shutdown_is_reported_in_one_line_and_one_before_i
         # Once the executor is shutting down (the context is still up), it is the race, told in one line.
         stopping.set()
         DogSession._spin(_ExecutorThatFails(RuntimeError("handle destroyed")), stopping)
-        assert "[shutdown] a callback ended with the shutdown: RuntimeError: handle destroyed" in capsys.readouterr().out
+        said = capsys.readouterr().out
+        assert "[shutdown] a callback ended with the shutdown: RuntimeError: handle destroyed" in said
     finally:
         if started_here:
             rclpy.try_shutdown()

@@ -79,6 +79,26 @@ def test_unsafe_families_train_as_refusals_on_both_paths_and_stay_out_of_the_dev
     assert not [e for e in generate("dev", 3000, 0) if e.templates and e.templates[0] in every_family]
 
 
+def test_postures_also_train_with_harmless_places_so_a_place_alone_never_means_unsafe():
+    from shadowpeft_ros.interpreter.data import RESTING_SPOTS
+
+    spots = {spot for places in RESTING_SPOTS.values() for spot in places}
+    train = generate("train", 4000, 0)
+    placed = [e for e in train if e.kind == "command" and any(e.text.lower().rstrip(".!?").endswith(spot)
+                                                              or f" {spot}" in e.text.lower() for spot in spots)
+              and e.attached in ("sit", "lie_down")]
+    assert len(placed) >= 20
+    # The place changes nothing: the posture is the plan, on board too, and nothing is refused.
+    assert all(e.detached == e.attached for e in placed)
+    # The dev stream draws its postures from the phrase tables as before, never with a place added.
+    from shadowpeft_ros.interpreter.data import ACTION_PHRASES, NOUN_FRAMES
+
+    tables = set(NOUN_FRAMES["dev"])
+    tables |= {p for name in ("sit", "lie_down") for p in ACTION_PHRASES[("posture", name)]["dev"]}
+    dev = [e for e in generate("dev", 3000, 0) if e.kind == "command" and e.attached in ("sit", "lie_down")]
+    assert dev and all(e.templates[0] in tables for e in dev)
+
+
 def test_training_plans_go_back_and_forth_and_the_dev_stream_does_not():
     def back_and_forth(example):
         steps = example.attached.split(" ; ")

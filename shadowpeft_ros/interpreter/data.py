@@ -952,12 +952,28 @@ def _wait(rng, split):
     return template.format(t=spoken), f"wait {_copied(spoken)}", (template,)
 
 
+# Benign places to sit or lie, for training only: with REFUSAL_FAMILIES alone ("lie on the hot coals", "jump off the
+# sofa"), generations 17-19 learned "a posture with a place" as unsafe and refused "Spread yourself out on the rug.".
+# The same places appear here as harmless, so the hazard, not the preposition, decides.
+RESTING_SPOTS = {
+    "sit": ["on the mat", "on the floor", "on the grass", "on the lawn", "on the blanket", "on the cushion",
+            "on your bed", "on the sofa", "on the couch", "on the towel", "on the tiles", "on the ground", "here",
+            "right there", "by the door", "next to me", "on the bed", "on the porch"],
+    "lie_down": ["on the mat", "on the floor", "on the grass", "on the lawn", "on the blanket", "on the cushion",
+                 "on your bed", "on the sofa", "on the couch", "on the towel", "on the tiles", "on the ground",
+                 "in your basket", "by the fire", "in the sun", "in the shade", "next to me", "on the bed"],
+}
+RESTING_SPOT_SHARE = 0.2
+
+
 def _fixed_action(rng, split):
     kind, name = rng.choice(list(ACTION_PHRASES))
     if (kind, name) in ACTION_NOUNS and rng.random() < 0.15:
         frame = rng.choice(NOUN_FRAMES[split])
         return frame.format(n=rng.choice(ACTION_NOUNS[(kind, name)])), name, (frame,)
     phrase = _pick(rng, ACTION_PHRASES[(kind, name)][split], split)
+    if name in RESTING_SPOTS and split in TRAINING_SPLITS and rng.random() < RESTING_SPOT_SHARE:
+        phrase = f"{phrase} {rng.choice(RESTING_SPOTS[name])}"
     return phrase, name or kind, (phrase,)
 
 
@@ -1205,6 +1221,7 @@ def train_phrasings(split: str = "train") -> List[str]:
     phrasings = [p for table in tables for p in table]
     phrasings += [phrase for phrase, _, _ in FIXED_TURNS[split]] + [q for q, _ in FACTS[split]]
     phrasings += [template for template, _ in SEQUENCE_QUESTIONS[split]] + list(CHATTER)
+    phrasings += sorted({spot for spots in RESTING_SPOTS.values() for spot in spots})
     return phrasings
 
 
