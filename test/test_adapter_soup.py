@@ -83,7 +83,7 @@ def test_adapters_trained_with_other_loss_weights_still_make_a_soup(tiny_adapter
     assert mixed["auxiliary_loss_weight"] == json.loads((root / "a" / "adapter_config.json").read_text())[
         "auxiliary_loss_weight"]
     # Any other difference in the config is still a different adapter.
-    config["r"] = config["r"] * 2 if "r" in config else 3
+    config["r"] *= 2
     (heavier / "adapter_config.json").write_text(json.dumps(config))
     assert main(["soup", "--out", str(tmp_path / "mix2"), str(root / "a"), str(heavier)]) == 2
 

@@ -80,21 +80,19 @@ def test_unsafe_families_train_as_refusals_on_both_paths_and_stay_out_of_the_dev
 
 
 def test_postures_also_train_with_harmless_places_so_a_place_alone_never_means_unsafe():
-    from shadowpeft_ros.interpreter.data import RESTING_SPOTS
+    from shadowpeft_ros.interpreter.data import ACTION_PHRASES, NOUN_FRAMES, RESTING_SPOTS
 
-    spots = {spot for places in RESTING_SPOTS.values() for spot in places}
-    train = generate("train", 4000, 0)
-    placed = [e for e in train if e.kind == "command" and any(e.text.lower().rstrip(".!?").endswith(spot)
-                                                              or f" {spot}" in e.text.lower() for spot in spots)
-              and e.attached in ("sit", "lie_down")]
+    def postures(split):
+        return {p for name in ("sit", "lie_down") for p in ACTION_PHRASES[("posture", name)][split]}
+
+    placed_phrases = {f"{phrase} {spot}" for phrase in postures("train")
+                      for spot in RESTING_SPOTS["sit"] + RESTING_SPOTS["lie_down"]}
+    placed = [e for e in generate("train", 4000, 0) if e.kind == "command" and e.templates[0] in placed_phrases]
     assert len(placed) >= 20
     # The place changes nothing: the posture is the plan, on board too, and nothing is refused.
-    assert all(e.detached == e.attached for e in placed)
+    assert all(e.attached in ("sit", "lie_down") and e.detached == e.attached for e in placed)
     # The dev stream draws its postures from the phrase tables as before, never with a place added.
-    from shadowpeft_ros.interpreter.data import ACTION_PHRASES, NOUN_FRAMES
-
-    tables = set(NOUN_FRAMES["dev"])
-    tables |= {p for name in ("sit", "lie_down") for p in ACTION_PHRASES[("posture", name)]["dev"]}
+    tables = set(NOUN_FRAMES["dev"]) | postures("dev")
     dev = [e for e in generate("dev", 3000, 0) if e.kind == "command" and e.attached in ("sit", "lie_down")]
     assert dev and all(e.templates[0] in tables for e in dev)
 

@@ -1193,12 +1193,11 @@ REFUSAL_FAMILY_SHARE = 0.5
 def _refusal(rng, split) -> Example:
     if split in TRAINING_SPLITS and rng.random() < REFUSAL_FAMILY_SHARE:
         template = rng.choice(REFUSAL_FAMILIES[split])
-        text, wrappers = _wrap(rng, split, fill_slots(rng, template, REFUSAL_SLOTS))
-        target = f"say: {REFUSAL_SAY}"
-        return Example(surface(rng, text), target, target, "refusal", (template,) + wrappers)
-    template = rng.choice(REFUSALS[split])
-    text = template.format(place=rng.choice(PLACES), person=rng.choice(PEOPLE), obstacle=rng.choice(OBSTACLES),
-                           fast=say_number(rng, rng.choice(FAST_SPEEDS)))
+        text = fill_slots(rng, template, REFUSAL_SLOTS)
+    else:
+        template = rng.choice(REFUSALS[split])
+        text = template.format(place=rng.choice(PLACES), person=rng.choice(PEOPLE), obstacle=rng.choice(OBSTACLES),
+                               fast=say_number(rng, rng.choice(FAST_SPEEDS)))
     text, wrappers = _wrap(rng, split, text)
     target = f"say: {REFUSAL_SAY}"
     return Example(surface(rng, text), target, target, "refusal", (template,) + wrappers)
