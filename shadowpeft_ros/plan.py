@@ -19,6 +19,9 @@ TURN_DIRECTIONS = ("left", "right")
 POSTURES = ("stand", "sit", "lie_down")
 TRICKS = ("dance", "wave", "stretch", "spin")
 ACTION_TYPES = ("move", "turn", "posture", "trick", "stop", "wait")
+# Actions that leave the dog in a state (their compact names): done twice in a row, the second does nothing.
+# Sitting twice is sitting; spinning twice is two spins.
+HELD_ACTIONS = POSTURES + ("stop",)
 
 # The text form a detached model may emit instead of a JSON plan when it escalates.
 REMOTE_MARKER = "[REMOTE]"

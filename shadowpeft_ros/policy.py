@@ -23,7 +23,8 @@ Guarantees, whatever the models and the network do:
 - Every plan with actions has passed the schema (in the compact parser) and
   ``safety.check_limits``, and (``check_quantities``) accounts for the quantities that were said:
   a plan that leaves a said "90 degrees" out or carries a number nobody said is not acted on
-  (``interpreter.agreement``). A remote plan the attached model itself gives a low probability
+  (``interpreter.agreement``), nor is one that drops a side said or writes a held posture twice in a row
+  ("stand ; stand": a step said was planned as nothing). A remote plan the attached model itself gives a low probability
   (``remote_confidence_threshold``) is a guess and is not acted on either. Whatever fails on the way becomes a plan with no actions and a
   spoken reason in ``say``: a doubtful plan is never executed.
 - No remote wait exceeds the client's deadline.
@@ -41,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional, Protocol, Tuple
 
-from .interpreter.agreement import disagreement, missing_side
+from .interpreter.agreement import disagreement, missing_side, repeated_hold
 from .interpreter.engine import EngineResult, PlanEngine
 from .plan import Move, Plan, PlanError, Stop, Trick, Turn, Wait
 from .safety import MotionDefaults, SafetyLimits, check_limits
@@ -56,6 +57,8 @@ QUANTITIES = "quantities disagree"
 STOP_SAID = "a stop word was said"
 # How a verdict names a plan that leaves out a side ("left", "right") the user said.
 SIDES = "a side said is unused"
+# How a verdict names a plan that writes a held posture twice in a row (a step said was planned as nothing).
+REPEATED = "a step is repeated"
 
 # What the robot says when it does not act. One set of sentences, whichever rule refuses.
 SAY_EMPTY = "Sorry, I did not hear a command."
@@ -68,10 +71,11 @@ SAY_LIMITS = "Sorry, I can't do that safely: it is beyond my limits."
 SAY_QUANTITIES = "Sorry, I did not get all the numbers you said. Please say it again."
 SAY_STOP_SAID = "I heard you say stop, so I am staying where I am."
 SAY_SIDES = "Sorry, I did not get which way you said. Please say it again."
+SAY_REPEATED = "Sorry, I did not get every step you said. Please say it again."
 # A plan doubted by a check (not merely unsure): the verdict's prefix, the decision it refuses with, and what the
 # robot says. Such a plan is wrong, so it is never a low-confidence fallback either.
 DOUBTED = {QUANTITIES: ("refused:quantities", SAY_QUANTITIES), STOP_SAID: ("refused:stop_said", SAY_STOP_SAID),
-           SIDES: ("refused:sides", SAY_SIDES)}
+           SIDES: ("refused:sides", SAY_SIDES), REPEATED: ("refused:repeated", SAY_REPEATED)}
 
 
 @dataclass
@@ -84,9 +88,10 @@ class PolicyOptions:
     confidence_threshold: float = field(default=0.8, metadata={
         "range": (0.0, 1.0),
         "help": "A detached plan below this confidence (the model's probability of its whole output) is escalated (auto) or "
-                "refused (detached). 0.8 is the highest threshold that keeps 70 % of commands on board, measured for "
-                "generation 16 on eval/selection.jsonl (its dev curve is not held out: it trained on the dev phrasings): "
-                "0.9 keeps 69.5 %; at 0.8 73.2 % were decided on board, 98.3 % of the plans executed there right."})
+                "refused (detached). 0.8 leaves the widest margin to both goals (70 % of commands on board, 95 % of the "
+                "plans executed there right), measured for generation 20 on eval/selection.jsonl (its dev curve is not "
+                "held out: it trained on the dev phrasings): 78.2 % on board and 98.6 % right at 0.8, 72.7 % and "
+                "100 % at 0.9, 80.9 % and 95.8 % at 0.7."})
     remote_confidence_threshold: float = field(default=0.4, metadata={
         "range": (0.0, 1.0),
         "help": "A remote plan with actions below this confidence (the attached model's probability of its output) is "
@@ -331,6 +336,15 @@ def side_doubt(text: str, answer: Any) -> str:
     return missing_side(text, raw) if raw else ""
 
 
+def repeat_doubt(answer: Any) -> str:
+    """Return why a plan that moves the dog repeats a held step ('' when it does not, or it only stops)."""
+    raw = _acting_text(answer)
+    if not raw or all(isinstance(a, Stop) for a in answer.plan.actions):
+        return ""  # "stop ; stop" is a stop: stopping is never a guess that can hurt
+    held = repeated_hold(raw)
+    return f"{held!r} twice in a row: a step said was planned as nothing" if held else ""
+
+
 def local_verdict(local: EngineResult, text: str, threshold: float, check_quantities: bool = True,
                   stop_words: Tuple[str, ...] = STOP_WORDS, check_sides: bool = True) -> str:
     """Return '' if a detached answer may be acted on at ``threshold``, else why not.
@@ -353,7 +367,10 @@ def local_verdict(local: EngineResult, text: str, threshold: float, check_quanti
     if doubt:
         return f"{QUANTITIES}: {doubt}"
     doubt = side_doubt(text, local) if check_sides else ""
-    return f"{SIDES}: {doubt}" if doubt else ""
+    if doubt:
+        return f"{SIDES}: {doubt}"
+    doubt = repeat_doubt(local)
+    return f"{REPEATED}: {doubt}" if doubt else ""
 
 
 class DecisionPolicy:
@@ -464,7 +481,10 @@ class DecisionPolicy:
         if doubt:
             return "refused:quantities", f"remote plan {remote.raw_text!r}: {doubt}"
         doubt = side_doubt(text, remote) if self.options.check_sides else ""
-        return ("refused:sides", f"remote plan {remote.raw_text!r}: {doubt}") if doubt else ("", "")
+        if doubt:
+            return "refused:sides", f"remote plan {remote.raw_text!r}: {doubt}"
+        doubt = repeat_doubt(remote)
+        return ("refused:repeated", f"remote plan {remote.raw_text!r}: {doubt}") if doubt else ("", "")
 
     def _verdict(self, local: EngineResult, text: str) -> str:
         """Return '' if the detached answer can be acted on, else why it cannot."""

@@ -91,7 +91,8 @@ def test_eval_runs_every_configuration_on_three_cases_with_sim(tiny_adapters, tm
             assert (decision == "remote") <= (record["final_plan"]["route"] == "remote")
             if info["policy"]["mode"] == "detached":
                 assert decision in ("local", "refused:needs_remote", "refused:low_confidence", "refused:invalid",
-                                    "refused:limits", "refused:quantities", "refused:stop_said", "refused:sides"), (name, decision)
+                                    "refused:limits", "refused:quantities", "refused:stop_said", "refused:sides",
+                                    "refused:repeated"), (name, decision)
             # The summary is computed from the records: exact plans and the e2e sum of the stages.
             stages = sum(record["latency_s"][k] or 0.0 for k in ("asr", "interpreter", "first_cmd_vel"))
             assert record["latency_s"]["e2e"] == pytest.approx(stages, abs=1e-4)

@@ -192,3 +192,42 @@ def test_a_dropped_side_is_escalated_on_board_and_refused_from_the_server():
     assert refused.decision == "refused:sides" and refused.plan.say == SAY_SIDES and not refused.plan.actions
     unchecked = make(mode="attached", attached=dropped, check_sides=False).interpret(text)
     assert unchecked.decision == "remote"
+
+
+@pytest.mark.parametrize("compact, held", [
+    ("stand ; stand", "stand"),  # measured: "Get back on your feet and limber up."
+    ("dance ; lie_down ; lie_down", "lie_down"),
+    ("stop ; stop", "stop"),
+    ("sit ; stand ; sit", ""),  # back and forth is no repeat
+    ("spin ; spin", ""),  # two spins are two spins
+    ("move forward 1 m ; move forward 1 m", ""),
+    ("say: stand stand", ""),
+    ("[REMOTE]", ""),
+])
+def test_a_held_posture_written_twice_in_a_row_is_found(compact, held):
+    from shadowpeft_ros.interpreter.agreement import repeated_hold
+
+    assert repeated_hold(compact) == held
+
+
+def test_a_repeated_posture_is_escalated_on_board_and_refused_from_the_server_but_a_repeated_stop_stops():
+    from shadowpeft_ros.policy import SAY_REPEATED
+
+    text = "Get back on your feet and limber up."
+    local = ScriptedEngine("detached", "local", {text: ("stand ; stand", 0.97)})
+    remote = ScriptedEngine("attached", "remote", {text: ("stand ; stretch", 0.9)})
+    auto = make(detached=local, attached=remote).interpret(text)
+    assert auto.decision == "remote" and auto.escalated and "'stand' twice in a row" in auto.reason
+    assert [a.name for a in auto.plan.actions] == ["stand", "stretch"]
+    alone = make(mode="detached", detached=local).interpret(text)
+    assert alone.decision == "refused:repeated" and not alone.plan.actions and alone.plan.say == SAY_REPEATED
+    stuck = ScriptedEngine("attached", "remote", {text: ("stand ; stand", 0.9)})
+    refused = make(mode="attached", attached=stuck).interpret(text)
+    assert refused.decision == "refused:repeated" and not refused.plan.actions and refused.plan.say == SAY_REPEATED
+    # Stopping twice is stopping: the plan is one stop, acted on from either model.
+    cut = "Cut it out, stay where you are."
+    stops = ScriptedEngine("attached", "remote", {cut: ("stop ; stop", 0.8)})
+    stopped = make(mode="attached", attached=stops).interpret(cut)
+    assert stopped.decision == "remote" and [a.type for a in stopped.plan.actions] == ["stop"]
+    on_board = ScriptedEngine("detached", "local", {cut: ("stop ; stop", 0.95)})
+    assert make(detached=on_board, attached=stuck).interpret(cut).decision == "local"

@@ -20,7 +20,7 @@ ADAPTER = ROOT / "models" / "adapters" / "shadow"
 # Measured at commit: generation 3 detached 30/40, attached 27/40; generation 4 (2026-12-03) detached
 # 31/40 (0.775), attached 29/40 (0.725); generation 8 (2026-12-03) detached 34/40 (0.85), attached
 # 31/40 (0.775); generation 13 (2026-12-04) detached 37/40, attached 37/40; generation 16 (2026-12-04) 39/40
-# and 39/40. Generations 13 to 16 were trained on the dev split's phrasings too (--phrasings all), so for them
+# and 39/40; generation 20 (2026-12-05) 39/40 and 39/40. Generations 13 to 20 were trained on the dev split's phrasings too (--phrasings all), so for them
 # the slice is a regression guard, not a held-out measure. The floors allow three examples less than
 # generation 13.
 DETACHED_FLOOR = 0.85

@@ -48,6 +48,14 @@ def test_escalation_and_answers():
     assert answer.actions == () and answer.say == "Paris is the capital of France."
 
 
+def test_a_held_action_right_after_itself_is_written_once():
+    assert parse_compact("stop ; stop").actions == (Stop(),)
+    assert parse_compact("sit ; sit ; turn left ; sit").actions == (Posture("sit"), Turn("left"), Posture("sit"))
+    # Tricks and moves are not states: twice is twice.
+    assert parse_compact("spin ; spin").actions == (Trick("spin"), Trick("spin"))
+    assert len(parse_compact("move forward 1 ; move forward 1").actions) == 2
+
+
 def test_format_number():
     assert [format_number(x) for x in (2.0, 0.5, 0.91440001, 180.0)] == ["2", "0.5", "0.9144", "180"]
 

@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from typing import List, Optional, Tuple
 
-from ..plan import REMOTE_MARKER
+from ..plan import HELD_ACTIONS, REMOTE_MARKER
 from .compact import NUMBER, SAY_PREFIX, SEPARATOR, SPEED_WORDS
 from .decoding import TURN_ANGLES, said_quantities
 from .normalise import ANGLE_UNIT, DISTANCE_UNITS, DURATION_UNITS, SPEED_UNIT
@@ -171,4 +171,21 @@ def missing_side(text: str, compact: str) -> str:
     for side in sides_said(text):
         if side not in used:
             return f"the said {side!r} is in no move or turn"
+    return ""
+
+
+def repeated_hold(compact: str) -> str:
+    """Return the held action (``HELD_ACTIONS``) a compact plan writes twice in a row, or ''.
+
+    Standing twice is standing, so a model that writes "stand ; stand" planned one of the steps it
+    was told as nothing. Measured, it is how the models fill a step they did not understand with the
+    step before: "Get back on your feet and limber up." planned as ``stand ; stand`` by every shadow
+    generation evaluated since the twelfth (on board at 0.97 in generation 20), "Unfold your legs and get
+    tall." likewise, "Do a little jig and finish by lying flat." as ``lie_down ; lie_down`` (edge-lora).
+    Like ``missing_side`` it only doubts a plan.
+    """
+    steps = action_words(compact)
+    for before, after in zip(steps, steps[1:]):
+        if before == after and before[0] in HELD_ACTIONS:
+            return before[0]
     return ""

@@ -186,5 +186,8 @@ def parse_compact(text: str, route: str = "local", defaults: MotionDefaults = Mo
         if not say:
             raise PlanError("'say:' has no text")
     actions = [] if not body else [_parse_segment(s, i, defaults) for i, s in enumerate(body.split(SEPARATOR))]
+    # A held action right after itself is the same plan written once ("stop ; stop" is a stop). Whether the
+    # repeat makes the plan doubtful is the decision policy's call (``agreement.repeated_hold``), not the parser's.
+    actions = [a for i, a in enumerate(actions) if not (i and a == actions[i - 1] and a["type"] in ("posture", "stop"))]
     return parse_plan({"route": route, "actions": actions, "say": say})
 

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from ..plan import REMOTE_MARKER, Plan
+from ..plan import HELD_ACTIONS, REMOTE_MARKER, Plan
 from ..safety import MotionDefaults
 from .compact import SEPARATOR, parse_compact
 from .normalise import normalise_utterance
@@ -1056,12 +1056,11 @@ def surface(rng: random.Random, text: str, question: bool = False) -> str:
 COUNT_SHARE = 0.15
 COUNTS = ((2, (" twice", " two times", " 2 times", ", twice", " twice over", " two times in a row")),
           (3, (" three times", " 3 times", " thrice", ", three times", " three times in a row")))
-_NOT_REPEATED = ("sit", "stand", "lie_down", "stop")
 
 
 def _command(rng, split) -> Example:
     text, target, templates = _clause(rng, split, allow_wait=rng.random() < 0.1)
-    if (split in TRAINING_SPLITS and target.split(" ")[0] not in _NOT_REPEATED and "total" not in text
+    if (split in TRAINING_SPLITS and target.split(" ")[0] not in HELD_ACTIONS and "total" not in text
             and rng.random() < COUNT_SHARE):
         count, said = rng.choice(COUNTS)
         if re.search(r"\d$", normalise_utterance(text)):  # "turn left thirty two times" would be 32 turns
@@ -1106,7 +1105,8 @@ def _multi(rng, split, step_weights: Sequence[float] = STEP_WEIGHTS) -> Example:
         elif rng.random() < 0.1:
             texts.append(rng.choice(["first ", "first, ", "start by doing this: "]))
         texts.append(text)
-        targets.append(target)
+        if not (targets and target == targets[-1] and target in HELD_ACTIONS):
+            targets.append(target)  # "stand up, then get on your feet" is one stand: sitting twice is sitting
         templates.extend(ids)
     text, wrappers = _wrap(rng, split, "".join(texts))
     target = SEPARATOR.join(targets)
