@@ -23,10 +23,11 @@ Guarantees, whatever the models and the network do:
 - Every plan with actions has passed the schema (in the compact parser) and
   ``safety.check_limits``, and (``check_quantities``) accounts for the quantities that were said:
   a plan that leaves a said "90 degrees" out or carries a number nobody said is not acted on
-  (``interpreter.agreement``), nor is one that drops a side said or writes a held posture twice in a row
-  ("stand ; stand": a step said was planned as nothing). A remote plan the attached model itself gives a low probability
-  (``remote_confidence_threshold``) is a guess and is not acted on either. Whatever fails on the way becomes a plan with no actions and a
-  spoken reason in ``say``: a doubtful plan is never executed.
+  (``interpreter.agreement``), nor is one that drops a side said or writes a held posture twice in a
+  row ("stand ; stand": a step said was planned as nothing). A remote plan the attached model itself
+  gives a low probability (``remote_confidence_threshold``) is a guess and is not acted on either.
+  Whatever fails on the way becomes a plan with no actions and a spoken reason in ``say``: a
+  doubtful plan is never executed.
 - No remote wait exceeds the client's deadline.
 
 Nothing here imports rclpy.

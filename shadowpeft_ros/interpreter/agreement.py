@@ -180,7 +180,7 @@ def repeated_hold(compact: str) -> str:
     Standing twice is standing, so a model that writes "stand ; stand" planned one of the steps it
     was told as nothing. Measured, it is how the models fill a step they did not understand with the
     step before: "Get back on your feet and limber up." planned as ``stand ; stand`` by every shadow
-    generation evaluated since the twelfth (on board at 0.97 in generation 20), "Unfold your legs and get
+    generation evaluated on the cases since generation 12 (on board at 0.97 in generation 20), "Unfold your legs and get
     tall." likewise, "Do a little jig and finish by lying flat." as ``lie_down ; lie_down`` (edge-lora).
     Like ``missing_side`` it only doubts a plan.
     """

@@ -34,7 +34,7 @@ import math
 import re
 from typing import Dict, List, Optional
 
-from ..plan import POSTURES, REMOTE_MARKER, TRICKS, Move, Plan, PlanError, Turn, Wait, parse_plan
+from ..plan import HELD_ACTIONS, POSTURES, REMOTE_MARKER, TRICKS, Move, Plan, PlanError, Turn, Wait, parse_plan
 from ..safety import MotionDefaults
 from .normalise import ANGLE_UNIT, DISTANCE_UNITS, DURATION_UNITS, SPEED_UNIT
 
@@ -188,6 +188,7 @@ def parse_compact(text: str, route: str = "local", defaults: MotionDefaults = Mo
     actions = [] if not body else [_parse_segment(s, i, defaults) for i, s in enumerate(body.split(SEPARATOR))]
     # A held action right after itself is the same plan written once ("stop ; stop" is a stop). Whether the
     # repeat makes the plan doubtful is the decision policy's call (``agreement.repeated_hold``), not the parser's.
-    actions = [a for i, a in enumerate(actions) if not (i and a == actions[i - 1] and a["type"] in ("posture", "stop"))]
+    actions = [a for i, a in enumerate(actions)
+               if not (i and a == actions[i - 1] and a.get("name", a["type"]) in HELD_ACTIONS)]
     return parse_plan({"route": route, "actions": actions, "say": say})
 
