@@ -180,7 +180,7 @@ def test_error_categories_follow_the_case_and_the_table_counts_errors():
     assert "| postures and tricks (a posture or trick) | 1 | 100.0 % (0 wrong) |" in table
 
 
-def test_the_threshold_replay_reads_whole_detached_answers_not_ones_auto_stopped_early():
+def test_the_threshold_replay_reads_whole_detached_answers_and_decides_as_the_policy_does():
     from shadowpeft_ros.evaluation.claims import threshold_sweep
 
     sit = {"route": "local", "actions": [{"type": "posture", "name": "sit"}], "say": ""}
@@ -188,7 +188,7 @@ def test_the_threshold_replay_reads_whole_detached_answers_not_ones_auto_stopped
     def case(config, raw, confidence, error="", exact=True):
         engines = [{"role": "local", "engine": "detached", "raw_text": raw, "error": error, "confidence": confidence,
                     "latency_s": 0.05}]
-        return {"id": "c1", "expected": sit, "interpreter": {"engines": engines},
+        return {"id": "c1", "text": "sit down", "expected": sit, "interpreter": {"engines": engines},
                 "latency_s": {"asr": None, "interpreter": 0.3, "first_cmd_vel": 0.0}, "scores": {"exact": exact}}
 
     results = {"configurations": {
@@ -200,5 +200,9 @@ def test_the_threshold_replay_reads_whole_detached_answers_not_ones_auto_stopped
     rows = {row["threshold"]: row for row in threshold_sweep(results, thresholds=(0.5, 0.7))}
     assert rows[0.5]["exact_plan_accuracy"] == 1.0 and rows[0.5]["escalation_rate"] == 0.0
     assert rows[0.7]["exact_plan_accuracy"] == 0.0 and rows[0.7]["escalation_rate"] == 1.0
+    # The replay applies the policy's whole verdict, not the confidence alone: a sure plan that a check
+    # doubts (a posture held twice in a row) is escalated at every threshold, as the robot escalates it.
+    results["configurations"]["shadow-detached"]["cases"] = [case("detached", "sit ; sit", 0.99)]
+    assert all(row["escalation_rate"] == 1.0 for row in threshold_sweep(results, thresholds=(0.0, 0.5)))
     del results["configurations"]["shadow-detached"]
     assert {row["threshold"]: row["escalation_rate"] for row in threshold_sweep(results, thresholds=(0.5,))} == {0.5: 1.0}

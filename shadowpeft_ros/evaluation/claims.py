@@ -109,8 +109,10 @@ def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9
     every answer to its end (shadow-auto stops an answer once it is below its own threshold), or
     from the shadow-auto run when there was none; the attached answer and its interpreter-stage time
     (round trip included) from the shadow-attached run, which serves the same model with the same
-    greedy decoding. This is a replay, not a measurement: it tells which threshold to try, and a
-    run with that threshold confirms it.
+    greedy decoding. A detached answer is acted on where the policy's own verdict
+    (``policy.local_verdict``: confidence and every plan check, on what the policy heard) allows it.
+    This is a replay, not a measurement: it tells which threshold to try, and a run with that
+    threshold confirms it.
     """
     from .metrics import percentile
 
@@ -123,10 +125,12 @@ def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9
     if not common:
         return rows
     from ..interpreter.compact import parse_compact
+    from ..interpreter.engine import EngineResult
     from ..plan import PlanError, parse_plan
+    from ..policy import local_verdict
     from .metrics import plans_equal
 
-    local_exact, local_stage = {}, {}
+    local_answer, local_right, local_stage, heard = {}, {}, {}, {}
     for case_id in common:
         a = auto[case_id]
         local = whole.get(case_id, a["interpreter"]["engines"][0])
@@ -135,15 +139,17 @@ def threshold_sweep(results: dict, thresholds=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9
             plan = parse_compact(local["raw_text"]) if not local["error"] else None
         except PlanError:
             plan = None
-        usable = plan is not None and not plan.is_escalation
-        local_exact[case_id] = (usable, local["confidence"], usable and plans_equal(plan, parse_plan(a["expected"])))
+        local_answer[case_id] = EngineResult(plan, local["raw_text"], local["confidence"], local["latency_s"],
+                                             "detached", "" if plan is not None else (local["error"] or "invalid"))
+        local_right[case_id] = plan is not None and not plan.is_escalation and plans_equal(plan, parse_plan(a["expected"]))
+        heard[case_id] = (a.get("speech") or {}).get("command_text") or a.get("text") or ""
     for threshold in thresholds:
         exact, latencies, escalated = [], [], 0
         for case_id in common:
             a, b = auto[case_id], attached[case_id]
-            usable, confidence, right = local_exact[case_id]
+            right = local_right[case_id]
             stages = (a["latency_s"].get("asr") or 0.0) + local_stage[case_id]
-            if usable and confidence >= threshold:
+            if not local_verdict(local_answer[case_id], heard[case_id], threshold):
                 exact.append(right)
                 latencies.append(stages + (a["latency_s"].get("first_cmd_vel") or b["latency_s"].get("first_cmd_vel") or 0.0))
             else:

@@ -131,7 +131,8 @@ def claims_markdown(claims: dict) -> str:
     sweep = claims.get("auto_threshold_sweep")
     if sweep:
         out += ["", "shadow-auto's confidence threshold, replayed from this run's detached (shadow-auto) and attached "
-                "(shadow-attached) answers and timings (a replay to choose a threshold, not a separate run):", "",
+                "(shadow-attached) answers and timings, each detached answer judged by the policy's own verdict (confidence "
+                "and every plan check; a replay to choose a threshold, not a separate run):", "",
                 "| threshold | exact plan | escalated | e2e p50 |", "|---:|---:|---:|---:|"]
         for row in sweep:
             label = "never local" if row["threshold"] > 1 else f"{row['threshold']:g}"
